@@ -1,0 +1,94 @@
+"""One exception handler: every /v2/ error leaves in the error envelope."""
+
+import logging
+
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import RequestDataTooBig
+from django.http import Http404, JsonResponse
+from rest_framework import exceptions
+from rest_framework.response import Response
+
+from catalogue.errors import CatalogueError, Code
+
+logger = logging.getLogger("api")
+
+
+class ApiError(exceptions.APIException):
+    """An error raised in the API layer that carries a contract error code."""
+
+    def __init__(self, code: Code, *messages: str, headers: dict | None = None):
+        self.code = code
+        self.messages = list(messages) or [code.type_name]
+        self.headers = headers or {}
+        self.status_code = code.status
+        super().__init__("; ".join(self.messages))
+
+
+def error_body(code: Code, messages: list[str]) -> dict:
+    return {
+        "error": {
+            "code": code.number,
+            "status": code.status,
+            "type": code.type_name,
+            "messages": messages,
+            "moreInfo": f"/v2/docs/errors#{code.number}",
+        }
+    }
+
+
+def error_json_response(code: Code, *messages: str) -> JsonResponse:
+    """Return the error envelope from plain Django code (middleware, URL handlers)."""
+    return JsonResponse(error_body(code, list(messages) or [code.type_name]), status=code.status)
+
+
+def _messages(detail) -> list[str]:
+    if isinstance(detail, list):
+        return [m for item in detail for m in _messages(item)]
+    if isinstance(detail, dict):
+        return [f"{key}: {m}" for key, value in detail.items() for m in _messages(value)]
+    return [str(detail)]
+
+
+_DRF_CODES: list[tuple[type[Exception], Code]] = [
+    (exceptions.NotAuthenticated, Code.AUTHENTICATION_FAILED),
+    (exceptions.AuthenticationFailed, Code.AUTHENTICATION_FAILED),
+    (exceptions.PermissionDenied, Code.INSUFFICIENT_SCOPE),
+    (exceptions.MethodNotAllowed, Code.METHOD_NOT_ALLOWED),
+    (exceptions.ParseError, Code.INVALID_JSON_PAYLOAD),
+    (exceptions.UnsupportedMediaType, Code.UNSUPPORTED_MEDIA_TYPE),
+    (exceptions.NotAcceptable, Code.UNSUPPORTED_MEDIA_TYPE),
+    (exceptions.Throttled, Code.THROTTLED),
+    (exceptions.NotFound, Code.NOT_FOUND),
+    (exceptions.ValidationError, Code.SCHEMA_VALIDATION),
+]
+
+
+def exception_handler(exc, context):
+    headers: dict[str, str] = {}
+    if isinstance(exc, ApiError | CatalogueError):
+        code, messages = exc.code, exc.messages
+        headers.update(getattr(exc, "headers", {}))
+    elif isinstance(exc, Http404):
+        code, messages = Code.NOT_FOUND, ["Resource not found"]
+    elif isinstance(exc, DjangoPermissionDenied):
+        code, messages = Code.INSUFFICIENT_SCOPE, ["Permission denied"]
+    elif isinstance(exc, RequestDataTooBig):
+        code, messages = Code.PAYLOAD_TOO_LARGE, ["Request body is too large"]
+    elif isinstance(exc, exceptions.APIException):
+        code = next((c for cls, c in _DRF_CODES if isinstance(exc, cls)), Code.INTERNAL_ERROR)
+        messages = _messages(exc.detail)
+        if code is Code.INTERNAL_ERROR:
+            logger.error("Unmapped API exception %r", exc)
+        if isinstance(exc, exceptions.Throttled) and exc.wait is not None:
+            headers["Retry-After"] = str(max(1, int(exc.wait + 0.999)))
+        if isinstance(exc, exceptions.ParseError):
+            messages = [f"Request body is not valid JSON: {exc.detail}"]
+    else:
+        logger.exception("Unhandled error", exc_info=exc)
+        code, messages = Code.INTERNAL_ERROR, ["Internal server error"]
+    if code is Code.AUTHENTICATION_FAILED:
+        request = context.get("request")
+        view = context.get("view")
+        auth_header = view.get_authenticate_header(request) if view and request else None
+        headers["WWW-Authenticate"] = auth_header or 'Bearer realm="catalogue"'
+    return Response(error_body(code, messages), status=code.status, headers=headers)

@@ -1,0 +1,259 @@
+"""Search and list parameters: one FilterSet per resource serves GET queries and POST bodies."""
+
+from dataclasses import dataclass
+
+import django_filters
+import orjson
+from django.contrib.postgres.search import TrigramWordSimilarity
+from django.db.models import F, Q
+from django.db.models.functions import Greatest
+
+from api.envelope import Page, parse_page
+from api.exceptions import ApiError
+from api.serializers.read import parse_expands, response_language
+from catalogue.errors import Code
+from catalogue.localized import language_codes
+
+CONTROL_PARAMS = {"page", "offset", "sort", "language", "expands"}
+RANGE_FILTERS = ("createdAt", "lastModifiedAt")
+
+
+class CSVInFilter(django_filters.BaseInFilter):
+    pass
+
+
+class NumberInFilter(django_filters.BaseInFilter, django_filters.NumberFilter):
+    pass
+
+
+class YesNoFilter(django_filters.ChoiceFilter):
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, choices=[("Y", "Y"), ("N", "N")], **kwargs)
+
+    def filter(self, qs, value):
+        if value in ("", None):
+            return qs
+        return qs.filter(**{self.field_name: value == "Y"})
+
+
+class CatalogueFilterSet(django_filters.FilterSet):
+    """Filters every resource has: ids, sources, date ranges, term."""
+
+    ids = NumberInFilter(field_name="pk", lookup_expr="in")
+    sources = django_filters.CharFilter(method="filter_sources")
+    createdAtFrom = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
+    createdAtTo = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
+    lastModifiedAtFrom = django_filters.IsoDateTimeFilter(
+        field_name="last_modified_at", lookup_expr="gte"
+    )
+    lastModifiedAtTo = django_filters.IsoDateTimeFilter(
+        field_name="last_modified_at", lookup_expr="lt"
+    )
+    term = django_filters.CharFilter(method="filter_term")
+
+    # Which columns `term` searches (besides names in every language) and sort fields.
+    term_fields: tuple[str, ...] = ()
+    sort_fields: dict[str, str] = {}
+
+    def filter_sources(self, queryset, name, value):
+        groups = orjson.loads(value)
+        condition = Q()
+        for group in groups:
+            condition |= Q(sources__source=group["source"], sources__source_id__in=group["sourceIds"])
+        return queryset.filter(pk__in=queryset.model.objects.filter(condition).values("pk"))
+
+    def filter_term(self, queryset, name, value):
+        term = value.strip()
+        if not term:
+            return queryset
+        name_columns = [f"name_{code.lower()}" for code in language_codes()]
+        condition = Q()
+        for column in (*name_columns, *self.term_fields):
+            condition |= Q(**{f"{column}__unaccent__icontains": term})
+        similarity = Greatest(*[TrigramWordSimilarity(term, column) for column in name_columns])
+        for column in name_columns:
+            condition |= Q(**{f"{column}__unaccent__trigram_word_similar": term})
+        return queryset.filter(condition).annotate(relevance=similarity)
+
+
+@dataclass
+class SearchParams:
+    filters: dict[str, str]
+    sort: list[tuple[str, bool]]
+    page: Page
+    language: str | None
+    expands: set[str]
+
+
+def _csv(value) -> str:
+    if isinstance(value, list):
+        return ",".join(str(item) for item in value)
+    if isinstance(value, bool):
+        return "Y" if value else "N"
+    return str(value)
+
+
+def _sort_from_query(value: str) -> list[tuple[str, bool]]:
+    result = []
+    for part in value.split(","):
+        part = part.strip()
+        if part:
+            result.append((part.lstrip("-+"), part.startswith("-")))
+    return result
+
+
+def _sort_from_body(value) -> list[tuple[str, bool]]:
+    if isinstance(value, str):
+        return _sort_from_query(value)
+    if not isinstance(value, list):
+        raise ApiError(Code.SCHEMA_VALIDATION, "sort: must be an array of {field, order}")
+    result = []
+    for index, item in enumerate(value):
+        if not isinstance(item, dict) or not isinstance(item.get("field"), str):
+            raise ApiError(Code.SCHEMA_VALIDATION, f"sort[{index}].field: required")
+        order = str(item.get("order", "ASC")).upper()
+        if order not in ("ASC", "DESC"):
+            raise ApiError(Code.SCHEMA_VALIDATION, f"sort[{index}].order: must be ASC or DESC")
+        result.append((item["field"], order == "DESC"))
+    return result
+
+
+def params_from_query(query, filterset_class, expands_allowed: set[str]) -> SearchParams:
+    """Read a GET list's query string."""
+    filters: dict[str, str] = {}
+    sources = None
+    for key in query:
+        value = query.get(key)
+        if key in CONTROL_PARAMS:
+            continue
+        if key == "source":
+            sources = sources or {}
+            sources["source"] = value
+        elif key == "sourceIds":
+            sources = sources or {}
+            sources["sourceIds"] = [v for v in value.split(",") if v]
+        else:
+            filters[key] = value
+    if sources is not None:
+        if "source" not in sources or "sourceIds" not in sources:
+            raise ApiError(Code.SCHEMA_VALIDATION, "source and sourceIds: give both")
+        filters["sources"] = orjson.dumps([sources]).decode()
+    return _finish(
+        filters,
+        _sort_from_query(query.get("sort", "")),
+        parse_page(query.get("page"), query.get("offset")),
+        query.get("language"),
+        query.get("expands"),
+        filterset_class,
+        expands_allowed,
+    )
+
+
+def params_from_body(body, filterset_class, expands_allowed: set[str]) -> SearchParams:
+    """Read a POST …/search body: {filters, sort, page, offset, language, expands}."""
+    if not isinstance(body, dict):
+        raise ApiError(Code.INVALID_JSON_PAYLOAD, "Request body must be a JSON object")
+    unknown = sorted(set(body) - {"filters", *CONTROL_PARAMS})
+    if unknown:
+        raise ApiError(Code.SCHEMA_VALIDATION, f"{unknown[0]}: unknown field")
+    raw_filters = body.get("filters") or {}
+    if not isinstance(raw_filters, dict):
+        raise ApiError(Code.SCHEMA_VALIDATION, "filters: must be an object")
+    filters: dict[str, str] = {}
+    language = body.get("language")
+    expands = body.get("expands")
+    for key, value in raw_filters.items():
+        if key in RANGE_FILTERS:
+            if not isinstance(value, dict) or set(value) - {"from", "to"}:
+                raise ApiError(Code.SCHEMA_VALIDATION, f"filters.{key}: must be {{from, to}}")
+            for end in ("from", "to"):
+                if value.get(end) is not None:
+                    filters[f"{key}{end.capitalize()}"] = str(value[end])
+        elif key == "sources":
+            filters["sources"] = _sources_body(value)
+        elif key == "language":
+            language = value
+        elif key == "expands":
+            expands = value
+        elif value is not None:
+            filters[key] = _csv(value)
+    return _finish(
+        filters,
+        _sort_from_body(body.get("sort") or []),
+        parse_page(body.get("page"), body.get("offset")),
+        language,
+        expands,
+        filterset_class,
+        expands_allowed,
+    )
+
+
+def _sources_body(value) -> str:
+    ok = isinstance(value, list) and all(
+        isinstance(g, dict)
+        and isinstance(g.get("source"), str)
+        and isinstance(g.get("sourceIds"), list)
+        and all(isinstance(s, str) for s in g["sourceIds"])
+        for g in value
+    )
+    if not ok:
+        raise ApiError(
+            Code.SCHEMA_VALIDATION, "filters.sources: must be [{source, sourceIds: [...]}]"
+        )
+    return orjson.dumps(value).decode()
+
+
+def _finish(filters, sort, page, language, expands, filterset_class, expands_allowed):
+    allowed = set(filterset_class.base_filters)
+    unknown = sorted(set(filters) - allowed)
+    if unknown:
+        raise ApiError(Code.SCHEMA_VALIDATION, f"{unknown[0]}: unknown filter")
+    for field, _ in sort:
+        if field not in filterset_class.sort_fields:
+            raise ApiError(
+                Code.SCHEMA_VALIDATION,
+                f"sort: unknown field {field} (allowed: {', '.join(filterset_class.sort_fields)})",
+            )
+    return SearchParams(
+        filters=filters,
+        sort=sort,
+        page=page,
+        language=response_language(language),
+        expands=parse_expands(expands, expands_allowed),
+    )
+
+
+def apply_search(queryset, params: SearchParams, filterset_class):
+    """Filter and order a queryset; ordering always ends with id so pages are stable."""
+    filterset = filterset_class(data=params.filters, queryset=queryset)
+    if not filterset.is_valid():
+        field, errors = next(iter(filterset.errors.items()))
+        raise ApiError(Code.SCHEMA_VALIDATION, f"{field}: {' '.join(errors)}")
+    queryset = filterset.qs
+    ordering = []
+    language = (params.language or language_codes()[0]).lower()
+    for field, descending in params.sort:
+        column = filterset_class.sort_fields[field].format(language=language)
+        ordering.append(F(column).desc(nulls_last=True) if descending else F(column).asc())
+    if not params.sort and params.filters.get("term", "").strip():
+        ordering.append(F("relevance").desc(nulls_last=True))
+    if not any(field == "id" for field, _ in params.sort):
+        ordering.append(F("id").asc())
+    return queryset.order_by(*ordering)
+
+
+class CategoryFilterSet(CatalogueFilterSet):
+    parentIds = NumberInFilter(field_name="parent_id", lookup_expr="in")
+    hidden = YesNoFilter(field_name="hidden")
+    level = django_filters.NumberFilter(field_name="level")
+
+    sort_fields = {
+        "id": "id",
+        "createdAt": "created_at",
+        "lastModifiedAt": "last_modified_at",
+        "name": "name_{language}",
+        "priority": "priority",
+    }
+
+    class Meta:
+        fields: list[str] = []

@@ -1,0 +1,84 @@
+"""/<lookupKey>/<value> resolution shared by every resource."""
+
+from dataclasses import dataclass
+
+from django.db.models import Model, Q, QuerySet
+
+from api.exceptions import ApiError
+from catalogue.errors import CatalogueError, Code
+
+
+@dataclass(frozen=True)
+class LookupKind:
+    """How one lookup key finds records: its model field and optional companion parameter."""
+
+    field: str
+    companion: str | None = None
+    companion_field: str | None = None
+    unique: bool = True
+
+
+@dataclass(frozen=True)
+class Lookup:
+    entity: str
+    keys: dict[str, LookupKind]
+    not_found: Code
+    multiple_found: Code | None = None
+
+    def describe(self, key: str, value: str, companion_value: str | None = None) -> str:
+        kind = self.keys[key]
+        text = f"{self.entity} with {key} [{value}]"
+        if kind.companion:
+            text += f" and {kind.companion} [{companion_value}]"
+        return text
+
+    def condition(self, key: str, value: str, params) -> tuple[Q, str]:
+        """Return the filter for a lookup and its description for messages."""
+        kind = self.keys.get(key)
+        if kind is None:
+            raise ApiError(
+                Code.INVALID_LOOKUP_KEY,
+                f"Lookup key [{key}] is not supported for {self.entity.lower()}s "
+                f"(use {', '.join(self.keys)})",
+            )
+        if kind.companion:
+            companion_value = params.get(kind.companion)
+            if not companion_value:
+                raise ApiError(
+                    Code.PAYLOAD_VALIDATION,
+                    f"Query parameter [{kind.companion}] is required with lookup key [{key}]",
+                )
+            description = self.describe(key, value, companion_value)
+            return Q(**{kind.field: value, kind.companion_field: companion_value}), description
+        description = self.describe(key, value)
+        if key == "id":
+            if not value.isdigit() or len(value) > 18:
+                raise CatalogueError(self.not_found, f"{description} not found")
+            return Q(pk=int(value)), description
+        return Q(**{kind.field: value}), description
+
+    def resolve(self, queryset: QuerySet, key: str, value: str, params) -> Model:
+        condition, description = self.condition(key, value, params)
+        kind = self.keys[key]
+        matches = list(queryset.filter(condition).distinct()[:2] if not kind.unique else queryset.filter(condition)[:2])
+        if not matches:
+            raise CatalogueError(self.not_found, f"{description} not found")
+        if len(matches) > 1:
+            raise CatalogueError(self.multiple_found, f"More than one {description} found")
+        return matches[0]
+
+    def resolve_id(self, queryset: QuerySet, key: str, value: str, params) -> int:
+        return self.resolve(queryset.only("pk"), key, value, params).pk
+
+
+CATEGORY_LOOKUP = Lookup(
+    entity="Category",
+    keys={
+        "id": LookupKind(field="pk"),
+        "sourceId": LookupKind(
+            field="sources__source_id", companion="source", companion_field="sources__source"
+        ),
+    },
+    not_found=Code.CATEGORY_NOT_FOUND,
+    multiple_found=Code.CATEGORY_MULTIPLE_FOUND,
+)

@@ -1,0 +1,161 @@
+from django.conf import settings
+from rest_framework.response import Response
+
+from api.envelope import done, paged, parse_page, single
+from api.exceptions import ApiError
+from api.filters import CategoryFilterSet, apply_search, params_from_body, params_from_query
+from api.lookups import CATEGORY_LOOKUP
+from api.serializers.category import (
+    CATEGORY_EXPANDS,
+    CategoryWrite,
+    category_changes,
+    category_queryset,
+    present_categories,
+)
+from api.serializers.common import convert, language_code
+from api.serializers.read import localized_array, parse_expands, response_language
+from api.views.base import ResourceViewSet
+from catalogue.errors import Code
+from catalogue.models import Category
+from catalogue.models.base import record_etag
+from catalogue.services import category as services
+
+
+class CategoryViewSet(ResourceViewSet):
+    scope_entity = "category"
+
+    # Reads -------------------------------------------------------------------------------
+    def list(self, request):
+        params = params_from_query(request.query_params, CategoryFilterSet, CATEGORY_EXPANDS)
+        return self._search(params)
+
+    def search(self, request):
+        params = params_from_body(self.body(), CategoryFilterSet, CATEGORY_EXPANDS)
+        return self._search(params)
+
+    def _search(self, params):
+        queryset = apply_search(category_queryset(), params, CategoryFilterSet)
+        items_found = queryset.count()
+        start = params.page.first_index
+        records = list(queryset[start : start + params.page.size]) if start < items_found else []
+        rows = present_categories(records, language=params.language, expands=params.expands)
+        return paged(rows, params.page, items_found)
+
+    def retrieve(self, request, key, value):
+        language = response_language(request.query_params.get("language"))
+        expands = parse_expands(request.query_params.get("expands"), CATEGORY_EXPANDS)
+        record = CATEGORY_LOOKUP.resolve(category_queryset(), key, value, request.query_params)
+        not_modified = self.not_modified(record)
+        if not_modified is not None:
+            return not_modified
+        row = present_categories([record], language=language, expands=expands)[0]
+        return single(row, "Category found", headers={"ETag": record_etag(record)})
+
+    def children(self, request, key, value):
+        language = response_language(request.query_params.get("language"))
+        page = parse_page(request.query_params.get("page"), request.query_params.get("offset"))
+        parent_id = CATEGORY_LOOKUP.resolve_id(Category.objects, key, value, request.query_params)
+        queryset = category_queryset().filter(parent_id=parent_id)
+        items_found = queryset.count()
+        ordering = ("priority", f"name_{(language or settings.LANGUAGE_CODE).lower()}", "id")
+        start = page.first_index
+        records = list(queryset.order_by(*ordering)[start : start + page.size])
+        return paged(present_categories(records, language=language), page, items_found)
+
+    def tree(self, request):
+        """The whole forest (or one tree) with nested children, from one query."""
+        language = response_language(request.query_params.get("language"))
+        depth = _optional_int(request.query_params.get("depth"), "depth", minimum=0)
+        root_id = _optional_int(request.query_params.get("rootId"), "rootId", minimum=1)
+        queryset = Category.objects.all()
+        if root_id is not None:
+            root = Category.objects.filter(pk=root_id).values("tree_id", "lft", "rght", "level")
+            root = root.first()
+            if root is None:
+                raise ApiError(Code.CATEGORY_NOT_FOUND, f"Category with id [{root_id}] not found")
+            queryset = queryset.filter(
+                tree_id=root["tree_id"], lft__gte=root["lft"], rght__lte=root["rght"]
+            )
+            base_level = root["level"]
+        else:
+            base_level = 0
+        if depth is not None:
+            queryset = queryset.filter(level__lte=base_level + depth)
+        name_columns = [f"name_{code.lower()}" for code in settings.CATALOGUE_LANGUAGES]
+        slug_columns = [f"slug_{code.lower()}" for code in settings.CATALOGUE_LANGUAGES]
+        rows = queryset.order_by("tree_id", "lft").values(
+            "id", "parent_id", "language", "hidden", "priority", "level", *name_columns, *slug_columns
+        )
+        nodes: dict[int, dict] = {}
+        roots: list[dict] = []
+        for row in rows:
+            node = {
+                "id": row["id"],
+                "language": row["language"],
+                "names": localized_array(row, "name", row["language"], language),
+                "slugs": localized_array(row, "slug", row["language"], language),
+                "hidden": "Y" if row["hidden"] else "N",
+                "priority": row["priority"],
+                "level": row["level"],
+                "parentId": row["parent_id"],
+                "children": [],
+                "_sort": (row["priority"], _first_name(row, language), row["id"]),
+            }
+            nodes[row["id"]] = node
+            parent = nodes.get(row["parent_id"])
+            (parent["children"] if parent is not None else roots).append(node)
+        for node in nodes.values():
+            node["children"].sort(key=lambda child: child["_sort"])
+        for node in nodes.values():
+            del node["_sort"]
+        roots.sort(key=lambda node: node["id"])
+        return Response({"data": roots, "messages": [], "total": len(roots)})
+
+    # Writes ------------------------------------------------------------------------------
+    def create(self, request):
+        item = convert(self.body(), CategoryWrite)
+        record = services.category_create(changes=category_changes(item))
+        return self._written(record, "Category created", status=201)
+
+    def partial_update(self, request, key, value):
+        category_id = CATEGORY_LOOKUP.resolve_id(Category.objects, key, value, request.query_params)
+        item = convert(self.body(), CategoryWrite)
+        record = services.category_update(
+            category_id=category_id, changes=category_changes(item), if_match=self.if_match
+        )
+        return self._written(record, "Category updated")
+
+    def destroy(self, request, key, value):
+        category_id = CATEGORY_LOOKUP.resolve_id(Category.objects, key, value, request.query_params)
+        services.category_delete(category_id=category_id, if_match=self.if_match)
+        return done("Category deleted")
+
+    def remove_translation(self, request, key, value, language):
+        category_id = CATEGORY_LOOKUP.resolve_id(Category.objects, key, value, request.query_params)
+        code = language_code(language, "language")
+        services.category_remove_translation(category_id=category_id, language=code)
+        return done("Translation deleted")
+
+    def _written(self, record, message, status=200):
+        record = category_queryset().get(pk=record.pk)
+        row = present_categories([record])[0]
+        return single(row, message, status=status, headers={"ETag": record_etag(record)})
+
+
+def _first_name(row, language) -> str:
+    codes = [language] if language else []
+    codes += [row["language"], *settings.CATALOGUE_LANGUAGES]
+    for code in codes:
+        value = row.get(f"name_{code.lower()}")
+        if value:
+            return value.lower()
+    return ""
+
+
+def _optional_int(value, name, *, minimum):
+    if value in (None, ""):
+        return None
+    if not value.isdigit() or int(value) < minimum:
+        raise ApiError(Code.SCHEMA_VALIDATION, f"{name}: must be an integer >= {minimum}")
+    return int(value)
+

@@ -1,0 +1,64 @@
+"""Pieces every catalogue record shares: timestamps, a default language, external sources."""
+
+from datetime import datetime
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+
+def now_ms() -> datetime:
+    """Return the current UTC time truncated to milliseconds, the precision the API exposes."""
+    now = timezone.now()
+    return now.replace(microsecond=now.microsecond - now.microsecond % 1000)
+
+
+def default_language() -> str:
+    return settings.CATALOGUE_LANGUAGES[0]
+
+
+class TimestampedModel(models.Model):
+    created_at = models.DateTimeField(default=now_ms, editable=False, db_index=True)
+    last_modified_at = models.DateTimeField(default=now_ms, editable=False, db_index=True)
+
+    class Meta:
+        abstract = True
+
+
+class LocalizedModel(TimestampedModel):
+    """A record with localized fields (registered in catalogue/translation.py)."""
+
+    language = models.CharField(max_length=8, default=default_language)
+
+    class Meta:
+        abstract = True
+
+
+class ExternalSource(models.Model):
+    """One (source, sourceId) pair linking a record to an upstream system.
+
+    Each entity has its own concrete table, so a pair is unique per resource type and the
+    database, not the application, guarantees it.
+    """
+
+    source = models.CharField(max_length=255)
+    source_id = models.CharField(max_length=255)
+    position = models.PositiveSmallIntegerField(default=0)
+
+    class Meta:
+        abstract = True
+        ordering = ["position", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["source", "source_id"], name="%(app_label)s_%(class)s_unique_pair"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.source}:{self.source_id}"
+
+
+def record_etag(record) -> str:
+    """Return a strong ETag that changes whenever the record changes."""
+    stamp = record.last_modified_at
+    return f'"{record.pk}-{int(stamp.timestamp() * 1000)}"'

@@ -1,0 +1,62 @@
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from mptt.models import MPTTModel, TreeForeignKey
+
+from catalogue.models.base import ExternalSource, LocalizedModel
+
+SHORT_TEXT = 1000
+LONG_TEXT = 300_000
+
+
+def slug_constraints(prefix: str) -> list[models.UniqueConstraint]:
+    """Return one partial unique constraint per catalogue language on slug_<lang>."""
+    return [
+        models.UniqueConstraint(
+            fields=[f"slug_{code}"],
+            condition=~Q(**{f"slug_{code}": ""}),
+            name=f"{prefix}_unique_slug_{code}",
+        )
+        for code, _ in settings.LANGUAGES
+    ]
+
+
+class LocalizedContent(models.Model):
+    """The localized fields shared by products, categories and clusters."""
+
+    name = models.CharField(max_length=SHORT_TEXT, blank=True, default="")
+    description = models.TextField(blank=True, default="")
+    short_description = models.CharField(max_length=SHORT_TEXT, blank=True, default="")
+    slug = models.CharField(max_length=SHORT_TEXT, blank=True, default="")
+    metadata_title = models.CharField(max_length=SHORT_TEXT, blank=True, default="")
+    metadata_description = models.CharField(max_length=SHORT_TEXT, blank=True, default="")
+    metadata_keywords = models.CharField(max_length=SHORT_TEXT, blank=True, default="")
+    metadata_canonical_url = models.CharField(max_length=SHORT_TEXT, blank=True, default="")
+
+    class Meta:
+        abstract = True
+
+
+class Category(MPTTModel, LocalizedModel, LocalizedContent):
+    parent = TreeForeignKey(
+        "self", null=True, blank=True, related_name="children", on_delete=models.PROTECT
+    )
+    hidden = models.BooleanField(default=False)
+    priority = models.IntegerField(default=0)
+
+    class Meta:
+        verbose_name_plural = "categories"
+        constraints = slug_constraints("category")
+
+    class MPTTMeta:
+        order_insertion_by = []
+
+    def __str__(self) -> str:
+        return getattr(self, f"name_{settings.LANGUAGE_CODE}", "") or f"Category {self.pk}"
+
+
+class CategorySource(ExternalSource):
+    owner = models.ForeignKey(Category, related_name="sources", on_delete=models.CASCADE)
+
+    class Meta(ExternalSource.Meta):
+        pass

@@ -1,0 +1,23 @@
+"""The one list of localized fields per model (django-modeltranslation registration)."""
+
+from modeltranslation.translator import TranslationOptions, register
+
+from catalogue.models import Category
+
+COMMON_FIELDS = (
+    "name",
+    "description",
+    "short_description",
+    "slug",
+    "metadata_title",
+    "metadata_description",
+    "metadata_keywords",
+    "metadata_canonical_url",
+)
+
+
+@register(Category)
+class CategoryTranslation(TranslationOptions):
+    fields = COMMON_FIELDS
+    required_languages = ()
+    empty_values = ""

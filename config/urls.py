@@ -1,0 +1,40 @@
+from django.contrib import admin
+from django.urls import include, path, re_path
+from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
+from oauth2_provider.views import TokenView
+from rest_framework.negotiation import DefaultContentNegotiation
+
+from api.views import service
+
+
+class SchemaView(SpectacularAPIView):
+    content_negotiation_class = DefaultContentNegotiation
+    authentication_classes: list = []
+    permission_classes: list = []
+    throttle_classes: list = []
+
+
+urlpatterns = [
+    re_path(r"^oauth2/token/?$", TokenView.as_view(), name="token"),
+    path("health/live", service.live, name="health-live"),
+    path("health/ready", service.ready, name="health-ready"),
+    path("v2/schema/", SchemaView.as_view(), name="schema"),
+    path(
+        "v2/docs/",
+        SpectacularSwaggerView.as_view(
+            url_name="schema", authentication_classes=[], permission_classes=[]
+        ),
+        name="docs",
+    ),
+    path(
+        "v2/redoc/",
+        SpectacularRedocView.as_view(
+            url_name="schema", authentication_classes=[], permission_classes=[]
+        ),
+        name="redoc",
+    ),
+    path("admin/", admin.site.urls),
+    path("v2/", include("api.urls")),
+]
+
+handler500 = "api.views.service.server_error"
