@@ -34,7 +34,9 @@ class EnvelopeRenderer(BaseRenderer):
 
 
 def single(data: dict, message: str, status: int = 200, headers: dict | None = None) -> Response:
-    return Response({"data": data, "messages": [message], "total": 1}, status=status, headers=headers)
+    return Response(
+        {"data": data, "messages": [message], "total": 1}, status=status, headers=headers
+    )
 
 
 def done(message: str) -> Response:
@@ -90,4 +92,3 @@ def paged(items: list, page: Page, items_found: int, messages: list[str] | None 
             "itemsFound": items_found,
         }
     )
-

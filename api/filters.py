@@ -4,8 +4,8 @@ from dataclasses import dataclass
 
 import django_filters
 import orjson
-from django.contrib.postgres.search import TrigramWordSimilarity
-from django.db.models import F, Q
+from django.contrib.postgres.search import SearchQuery, SearchRank, TrigramWordSimilarity
+from django.db.models import Case, F, Q, Value, When
 from django.db.models.functions import Greatest
 
 from api.envelope import Page, parse_page
@@ -13,6 +13,9 @@ from api.exceptions import ApiError
 from api.serializers.read import parse_expands, response_language
 from catalogue.errors import Code
 from catalogue.localized import language_codes
+from catalogue.models import ProductCategory, ProductSource, ProductStatus
+from catalogue.search import term_queries
+from catalogue.selectors import subtree_filter
 
 CONTROL_PARAMS = {"page", "offset", "sort", "language", "expands"}
 RANGE_FILTERS = ("createdAt", "lastModifiedAt")
@@ -59,7 +62,9 @@ class CatalogueFilterSet(django_filters.FilterSet):
         groups = orjson.loads(value)
         condition = Q()
         for group in groups:
-            condition |= Q(sources__source=group["source"], sources__source_id__in=group["sourceIds"])
+            condition |= Q(
+                sources__source=group["source"], sources__source_id__in=group["sourceIds"]
+            )
         return queryset.filter(pk__in=queryset.model.objects.filter(condition).values("pk"))
 
     def filter_term(self, queryset, name, value):
@@ -257,3 +262,70 @@ class CategoryFilterSet(CatalogueFilterSet):
 
     class Meta:
         fields: list[str] = []
+
+
+class CharInFilter(django_filters.BaseInFilter, django_filters.CharFilter):
+    pass
+
+
+class ChoiceInFilter(django_filters.BaseInFilter, django_filters.ChoiceFilter):
+    pass
+
+
+class ProductFilterSet(CatalogueFilterSet):
+    skus = CharInFilter(field_name="sku", lookup_expr="in")
+    supplierCodes = CharInFilter(field_name="supplier_code", lookup_expr="in")
+    suppliers = CharInFilter(field_name="supplier", lookup_expr="in")
+    manufacturers = CharInFilter(field_name="manufacturer", lookup_expr="in")
+    eanCodes = CharInFilter(field_name="ean_code", lookup_expr="in")
+    statuses = ChoiceInFilter(field_name="status", choices=ProductStatus.choices)
+    categoryIds = NumberInFilter(method="filter_categories")
+    categoryDescendants = YesNoFilter(method="filter_noop")
+    hidden = YesNoFilter(field_name="hidden")
+
+    sort_fields = {
+        "id": "id",
+        "createdAt": "created_at",
+        "lastModifiedAt": "last_modified_at",
+        "name": "name_{language}",
+        "sku": "sku",
+        "priority": "priority",
+        "status": "status",
+        "supplier": "supplier",
+        "manufacturer": "manufacturer",
+    }
+
+    class Meta:
+        fields: list[str] = []
+
+    def filter_noop(self, queryset, name, value):
+        return queryset
+
+    def filter_categories(self, queryset, name, value):
+        if not value:
+            return queryset
+        ids = [int(v) for v in value]
+        if self.data.get("categoryDescendants", "Y") in ("N", "false", "False", "0"):
+            links = ProductCategory.objects.filter(category_id__in=ids)
+        else:
+            links = ProductCategory.objects.filter(subtree_filter(ids, prefix="category__"))
+        return queryset.filter(pk__in=links.values("product_id"))
+
+    def filter_term(self, queryset, name, value):
+        queries = term_queries(value)
+        if queries is None:
+            return queryset
+        exact, tolerant = queries
+        raw = value.strip()
+        exact_code = (
+            Q(sku__iexact=raw)
+            | Q(supplier_code__iexact=raw)
+            | Q(ean_code=raw)
+            | Q(pk__in=ProductSource.objects.filter(source_id=raw).values("owner_id"))
+        )
+        tolerant_query = SearchQuery(tolerant, config="simple", search_type="raw")
+        exact_query = SearchQuery(exact, config="simple", search_type="raw")
+        return queryset.filter(Q(search_vector=tolerant_query) | exact_code).annotate(
+            relevance=Case(When(exact_code, then=Value(10.0)), default=Value(0.0))
+            + SearchRank(F("search_vector"), exact_query)
+        )

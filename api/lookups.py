@@ -38,7 +38,7 @@ class Lookup:
         if kind is None:
             raise ApiError(
                 Code.INVALID_LOOKUP_KEY,
-                f"Lookup key [{key}] is not supported for {self.entity.lower()}s "
+                f"Lookup key [{key}] is not supported for {self.entity.lower()} records "
                 f"(use {', '.join(self.keys)})",
             )
         if kind.companion:
@@ -59,8 +59,7 @@ class Lookup:
 
     def resolve(self, queryset: QuerySet, key: str, value: str, params) -> Model:
         condition, description = self.condition(key, value, params)
-        kind = self.keys[key]
-        matches = list(queryset.filter(condition).distinct()[:2] if not kind.unique else queryset.filter(condition)[:2])
+        matches = list(queryset.filter(condition)[:2])
         if not matches:
             raise CatalogueError(self.not_found, f"{description} not found")
         if len(matches) > 1:
@@ -81,4 +80,21 @@ CATEGORY_LOOKUP = Lookup(
     },
     not_found=Code.CATEGORY_NOT_FOUND,
     multiple_found=Code.CATEGORY_MULTIPLE_FOUND,
+)
+
+
+PRODUCT_LOOKUP = Lookup(
+    entity="Product",
+    keys={
+        "id": LookupKind(field="pk"),
+        "sourceId": LookupKind(
+            field="sources__source_id", companion="source", companion_field="sources__source"
+        ),
+        "sku": LookupKind(field="sku", unique=False),
+        "supplierCode": LookupKind(
+            field="supplier_code", companion="supplier", companion_field="supplier", unique=False
+        ),
+    },
+    not_found=Code.PRODUCT_NOT_FOUND,
+    multiple_found=Code.PRODUCT_MULTIPLE_FOUND,
 )

@@ -48,10 +48,10 @@ class BodySizeLimitMiddleware:
         from catalogue.errors import Code
 
         length = request.META.get("CONTENT_LENGTH") or "0"
-        if request.path.startswith("/v2/") and length.isdigit():
-            if int(length) > settings.MAX_REQUEST_BYTES:
-                return error_json_response(
-                    Code.PAYLOAD_TOO_LARGE,
-                    f"Request body of {length} bytes exceeds {settings.MAX_REQUEST_BYTES} bytes",
-                )
+        too_large = length.isdigit() and int(length) > settings.MAX_REQUEST_BYTES
+        if too_large and request.path.startswith("/v2/"):
+            return error_json_response(
+                Code.PAYLOAD_TOO_LARGE,
+                f"Request body of {length} bytes exceeds {settings.MAX_REQUEST_BYTES} bytes",
+            )
         return self.get_response(request)

@@ -52,5 +52,7 @@ def api_client_reset_secret(*, name: str) -> IssuedClient:
     secret = generate_client_secret()
     application.client_secret = secret
     application.save()
-    scopes = application.allowed_scopes.scopes.split() if hasattr(application, "allowed_scopes") else []
+    scopes = (
+        application.allowed_scopes.scopes.split() if hasattr(application, "allowed_scopes") else []
+    )
     return IssuedClient(name, application.client_id, secret, scopes)

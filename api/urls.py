@@ -4,6 +4,8 @@ from django.urls import re_path
 
 from api.views import service
 from api.views.categories import CategoryViewSet
+from api.views.category_products import CategoryProductsViewSet
+from api.views.products import ProductViewSet
 
 KEY = r"(?P<key>[^/]+)/(?P<value>[^/]+)"
 
@@ -13,12 +15,27 @@ def route(pattern: str, view, name: str):
 
 
 categories = CategoryViewSet.as_view
+category_products = CategoryProductsViewSet.as_view
+products = ProductViewSet.as_view
 
 urlpatterns = [
     route("categories", categories({"get": "list", "post": "create"}), "category-list"),
     route("categories/search", categories({"post": "search"}), "category-search"),
     route("categories/tree", categories({"get": "tree"}), "category-tree"),
     route(f"categories/{KEY}/children", categories({"get": "children"}), "category-children"),
+    route(
+        f"categories/{KEY}/products", category_products({"get": "products"}), "category-products"
+    ),
+    route(
+        f"categories/{KEY}/add-products-clusters",
+        category_products({"post": "add"}),
+        "category-add-products-clusters",
+    ),
+    route(
+        f"categories/{KEY}/remove-products-clusters",
+        category_products({"post": "remove"}),
+        "category-remove-products-clusters",
+    ),
     route(
         rf"categories/{KEY}/translation/(?P<language>[^/]+)",
         categories({"delete": "remove_translation"}),
@@ -28,6 +45,20 @@ urlpatterns = [
         f"categories/{KEY}",
         categories({"get": "retrieve", "patch": "partial_update", "delete": "destroy"}),
         "category-detail",
+    ),
+    route("products", products({"get": "list", "post": "create"}), "product-list"),
+    route("products/search", products({"post": "search"}), "product-search"),
+    route("products/export", products({"get": "export"}), "product-export"),
+    route(f"products/{KEY}/categories", products({"get": "categories"}), "product-categories"),
+    route(
+        rf"products/{KEY}/translation/(?P<language>[^/]+)",
+        products({"delete": "remove_translation"}),
+        "product-translation",
+    ),
+    route(
+        f"products/{KEY}",
+        products({"get": "retrieve", "patch": "partial_update", "delete": "destroy"}),
+        "product-detail",
     ),
     re_path(r"^.*$", service.not_found, name="not-found"),
 ]

@@ -2,7 +2,7 @@
 
 from modeltranslation.translator import TranslationOptions, register
 
-from catalogue.models import Category
+from catalogue.models import Category, Product
 
 COMMON_FIELDS = (
     "name",
@@ -19,5 +19,12 @@ COMMON_FIELDS = (
 @register(Category)
 class CategoryTranslation(TranslationOptions):
     fields = COMMON_FIELDS
+    required_languages = ()
+    empty_values = ""
+
+
+@register(Product)
+class ProductTranslation(TranslationOptions):
+    fields = (*COMMON_FIELDS, "notes", "package_description")
     required_languages = ()
     empty_values = ""

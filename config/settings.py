@@ -100,7 +100,9 @@ if not _database_url:
     _database_url = database_url()
 DATABASES = {
     "default": dj_database_url.parse(
-        _database_url, conn_max_age=int(os.environ.get("CONN_MAX_AGE", "60")), conn_health_checks=True
+        _database_url,
+        conn_max_age=int(os.environ.get("CONN_MAX_AGE", "60")),
+        conn_health_checks=True,
     )
 }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"

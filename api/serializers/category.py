@@ -18,7 +18,7 @@ from api.serializers.read import localized_block, sources_block
 from catalogue.errors import CatalogueError, Code
 from catalogue.localized import localized_fields
 from catalogue.models import Category, CategorySource
-from catalogue.selectors import ancestor_ids, product_and_cluster_counts, with_child_counts
+from catalogue.selectors import ancestor_ids, subtree_product_counts, with_child_counts
 from catalogue.services.category import ParentRef
 from catalogue.services.common import RecordChanges
 
@@ -28,7 +28,7 @@ CATEGORY_EXPANDS = {"parent", "children", "path"}
 class CategoryWrite(LocalizedWrite, kw_only=True):
     hidden: YesNo | UnsetType = UNSET
     priority: Annotated[int, Meta(ge=-(2**31), le=2**31 - 1)] | UnsetType = UNSET
-    parent: ParentReference | None | UnsetType = UNSET
+    parent: ParentReference | UnsetType | None = UNSET
     # Read-only fields a client may send back unchanged; they are ignored.
     level: Any = UNSET
     path: Any = UNSET
@@ -88,7 +88,7 @@ def present_categories(records: list[Category], *, language=None, expands=frozen
     ids = [record.pk for record in records]
     sources = _sources_by_owner(ids)
     paths = ancestor_ids(ids)
-    counts = product_and_cluster_counts(ids, subtree=True)
+    counts = subtree_product_counts(ids)
     related: dict[int, dict] = {}
     related_ids = set()
     if "parent" in expands:
@@ -100,12 +100,18 @@ def present_categories(records: list[Category], *, language=None, expands=frozen
         related = {row["id"]: row for row in present_categories(others, language=language)}
     children: dict[int, list[dict]] = defaultdict(list)
     if "children" in expands:
-        kids = list(category_queryset().filter(parent_id__in=ids).order_by("priority", "name_" + _default(), "id"))
+        kids = list(
+            category_queryset()
+            .filter(parent_id__in=ids)
+            .order_by("priority", "name_" + _default(), "id")
+        )
         for row in present_categories(kids, language=language):
             children[row["parent"]["id"]].append(row)
     result = []
     for record in records:
-        row = _present(record, language, sources.get(record.pk, []), paths.get(record.pk, []), counts)
+        row = _present(
+            record, language, sources.get(record.pk, []), paths.get(record.pk, []), counts
+        )
         if "parent" in expands and record.parent_id:
             row["parent"] = related.get(record.parent_id)
         if "path" in expands:
@@ -124,7 +130,6 @@ def _default() -> str:
 
 def _present(record: Category, language, pairs, path, counts) -> dict:
     row = record.__dict__
-    count = counts.get(record.pk, {})
     return {
         "id": record.pk,
         "language": record.language,
@@ -136,7 +141,7 @@ def _present(record: Category, language, pairs, path, counts) -> dict:
         "level": record.level,
         "path": path,
         "childCount": getattr(record, "child_count", 0),
-        "productCount": sum(count.values()),
+        "productCount": counts.get(record.pk, 0),
         "createdAt": iso(record.created_at),
         "lastModifiedAt": iso(record.last_modified_at),
     }

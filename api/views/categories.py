@@ -84,7 +84,14 @@ class CategoryViewSet(ResourceViewSet):
         name_columns = [f"name_{code.lower()}" for code in settings.CATALOGUE_LANGUAGES]
         slug_columns = [f"slug_{code.lower()}" for code in settings.CATALOGUE_LANGUAGES]
         rows = queryset.order_by("tree_id", "lft").values(
-            "id", "parent_id", "language", "hidden", "priority", "level", *name_columns, *slug_columns
+            "id",
+            "parent_id",
+            "language",
+            "hidden",
+            "priority",
+            "level",
+            *name_columns,
+            *slug_columns,
         )
         nodes: dict[int, dict] = {}
         roots: list[dict] = []
@@ -158,4 +165,3 @@ def _optional_int(value, name, *, minimum):
     if not value.isdigit() or int(value) < minimum:
         raise ApiError(Code.SCHEMA_VALIDATION, f"{name}: must be an integer >= {minimum}")
     return int(value)
-

@@ -1,11 +1,25 @@
 from catalogue.models.base import ExternalSource, LocalizedModel, TimestampedModel, now_ms
 from catalogue.models.category import Category, CategorySource
+from catalogue.models.product import (
+    Product,
+    ProductCategory,
+    ProductSource,
+    ProductStatus,
+    SearchWord,
+    TaxCode,
+)
 
 __all__ = [
     "Category",
     "CategorySource",
     "ExternalSource",
     "LocalizedModel",
+    "Product",
+    "ProductCategory",
+    "ProductSource",
+    "ProductStatus",
+    "SearchWord",
+    "TaxCode",
     "TimestampedModel",
     "now_ms",
 ]

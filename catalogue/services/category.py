@@ -45,7 +45,9 @@ def resolve_parent(ref: ParentRef) -> Category:
             sources__source=ref.source, sources__source_id=ref.source_id
         ).first()
     if parent is None:
-        raise CatalogueError(Code.PARENT_CATEGORY_NOT_FOUND, f"Parent category with {ref.describe()} not found")
+        raise CatalogueError(
+            Code.PARENT_CATEGORY_NOT_FOUND, f"Parent category with {ref.describe()} not found"
+        )
     return parent
 
 
@@ -58,8 +60,10 @@ def _save(record: Category, changes: RecordChanges, *, creating: bool) -> Catego
     if "parent" in changes.relations:
         ref = changes.relations["parent"]
         parent = resolve_parent(ref) if ref is not None else None
-        if parent is not None and record.pk and (
-            parent.pk == record.pk or parent.is_descendant_of(record)
+        if (
+            parent is not None
+            and record.pk
+            and (parent.pk == record.pk or parent.is_descendant_of(record))
         ):
             raise CatalogueError(
                 Code.CATEGORY_CYCLE,
@@ -101,7 +105,9 @@ def category_create(*, changes: RecordChanges) -> Category:
         return _save(record, changes, creating=True)
 
 
-def category_update(*, category_id: int, changes: RecordChanges, if_match: str | None = None) -> Category:
+def category_update(
+    *, category_id: int, changes: RecordChanges, if_match: str | None = None
+) -> Category:
     """Change a category; a new parent moves its whole subtree."""
     with transaction.atomic():
         if "parent" in changes.relations:

@@ -96,7 +96,9 @@ def generate_slugs(record, model, explicit: set[str]) -> set[str]:
             continue
         base = _slug_base(name)
         taken = set(
-            model._default_manager.filter(**{f"{slug_attr}__regex": rf"^{re.escape(base)}(-[0-9]+)?$"})
+            model._default_manager.filter(
+                **{f"{slug_attr}__regex": rf"^{re.escape(base)}(-[0-9]+)?$"}
+            )
             .exclude(pk=record.pk)
             .values_list(slug_attr, flat=True)
         )
@@ -122,13 +124,17 @@ def ensure_slugs_free(record, model, languages: set[str], exists: Code, entity: 
             )
 
 
-def replace_sources(record, source_model, changes: RecordChanges, exists: Code, entity: str) -> bool:
+def replace_sources(
+    record, source_model, changes: RecordChanges, exists: Code, entity: str
+) -> bool:
     """Apply `sources`/`add_sources` to the record; return whether the set changed."""
     if changes.sources is None and not changes.add_sources:
         return False
-    current = list(
-        source_model.objects.filter(owner=record).values_list("source", "source_id")
-    ) if record.pk else []
+    current = (
+        list(source_model.objects.filter(owner=record).values_list("source", "source_id"))
+        if record.pk
+        else []
+    )
     if changes.sources is not None:
         wanted = list(dict.fromkeys(changes.sources))
     else:

@@ -1,0 +1,158 @@
+from django.contrib.postgres.indexes import GinIndex
+from django.contrib.postgres.search import SearchVectorField
+from django.db import models
+from django.db.models import Q
+
+from catalogue.models.base import ExternalSource, LocalizedModel
+from catalogue.models.category import SHORT_TEXT, Category, LocalizedContent, slug_constraints
+
+
+class ProductStatus(models.TextChoices):
+    AVAILABLE = "A", "available"
+    NOT_AVAILABLE = "N", "not available"
+    OUT_OF_STOCK = "T", "out of stock"
+    PHASE_OUT = "P", "phase out"
+    PRESALE = "S", "presale"
+    RESTRICTED = "R", "restricted"
+
+
+class TaxCode(models.TextChoices):
+    HIGH = "H", "high"
+    LOW = "L", "low"
+    NONE = "N", "none"
+
+
+def _code() -> models.CharField:
+    return models.CharField(max_length=255, blank=True, default="")
+
+
+def _dimension() -> models.DecimalField:
+    return models.DecimalField(max_digits=16, decimal_places=4, null=True, blank=True)
+
+
+class Product(LocalizedModel, LocalizedContent):
+    notes = models.CharField(max_length=SHORT_TEXT, blank=True, default="")
+    package_description = models.CharField(max_length=SHORT_TEXT, blank=True, default="")
+
+    sku = _code()
+    supplier = _code()
+    supplier_code = _code()
+    manufacturer = _code()
+    oem_code = _code()
+    ean_code = _code()
+    bar_code = _code()
+    short_name = _code()
+    package = _code()
+    package_unit = _code()
+
+    status = models.CharField(max_length=1, choices=ProductStatus.choices, default="A")
+    tax_code = models.CharField(max_length=1, choices=TaxCode.choices, default="H")
+    unit = models.PositiveIntegerField(default=1)
+    minimum_quantity = models.PositiveIntegerField(default=1)
+    package_unit_quantity = models.PositiveIntegerField(default=1)
+    priority = models.PositiveIntegerField(default=0)
+    hidden = models.BooleanField(default=False)
+    orderable = models.BooleanField(default=True)
+    returnable = models.BooleanField(default=True)
+    physical = models.BooleanField(default=True)
+    width = _dimension()
+    height = _dimension()
+    depth = _dimension()
+    weight = _dimension()
+    attributes = models.JSONField(default=list, blank=True)
+
+    categories = models.ManyToManyField(
+        Category, through="ProductCategory", related_name="products", blank=True
+    )
+
+    # Search support, maintained by the product services: names in every language, codes and
+    # source ids, lower-cased and without accents.
+    search_text = models.TextField(blank=True, default="", editable=False)
+    search_vector = models.GeneratedField(
+        expression=models.Func(
+            models.F("search_text"), template="to_tsvector('simple'::regconfig, %(expressions)s)"
+        ),
+        output_field=SearchVectorField(),
+        db_persist=True,
+        editable=False,
+    )
+
+    class Meta:
+        constraints = [
+            *slug_constraints("product"),
+            models.CheckConstraint(
+                condition=Q(status__in=ProductStatus.values), name="product_status_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(tax_code__in=TaxCode.values), name="product_tax_code_valid"
+            ),
+            models.CheckConstraint(condition=Q(unit__gte=1), name="product_unit_positive"),
+            models.CheckConstraint(
+                condition=Q(minimum_quantity__gte=1), name="product_minimum_quantity_positive"
+            ),
+            *[
+                models.CheckConstraint(
+                    condition=Q(**{f"{name}__gte": 0}) | Q(**{f"{name}__isnull": True}),
+                    name=f"product_{name}_not_negative",
+                )
+                for name in ("width", "height", "depth", "weight")
+            ],
+        ]
+        indexes = [
+            models.Index(fields=["sku"], name="product_sku"),
+            models.Index(fields=["supplier", "supplier_code"], name="product_supplier_code"),
+            models.Index(fields=["supplier_code"], name="product_supplier_code_only"),
+            models.Index(fields=["ean_code"], name="product_ean_code"),
+            models.Index(fields=["manufacturer"], name="product_manufacturer"),
+            models.Index(fields=["status", "id"], name="product_status_id"),
+            models.Index(fields=["last_modified_at", "id"], name="product_modified_id"),
+            models.Index(fields=["created_at", "id"], name="product_created_id"),
+            GinIndex(fields=["search_vector"], name="product_search_vector"),
+            GinIndex(
+                fields=["search_text"], opclasses=["gin_trgm_ops"], name="product_search_trgm"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.sku or f"Product {self.pk}"
+
+
+class ProductSource(ExternalSource):
+    owner = models.ForeignKey(Product, related_name="sources", on_delete=models.CASCADE)
+
+    class Meta(ExternalSource.Meta):
+        pass
+
+
+class ProductCategory(models.Model):
+    """A product's membership of a category; at most one membership is the primary one."""
+
+    product = models.ForeignKey(Product, related_name="memberships", on_delete=models.CASCADE)
+    category = models.ForeignKey(
+        Category, related_name="product_memberships", on_delete=models.PROTECT
+    )
+    is_primary = models.BooleanField(default=False)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["product", "category"], name="product_category_unique"),
+            models.UniqueConstraint(
+                fields=["product"], condition=Q(is_primary=True), name="product_one_primary"
+            ),
+        ]
+        indexes = [models.Index(fields=["category", "product"], name="product_category_reverse")]
+
+    def __str__(self) -> str:
+        return f"{self.product_id} in {self.category_id}{' (primary)' if self.is_primary else ''}"
+
+
+class SearchWord(models.Model):
+    """Every distinct word of product names and codes, to correct typos in search terms."""
+
+    word = models.CharField(max_length=255, primary_key=True)
+
+    class Meta:
+        indexes = [GinIndex(fields=["word"], opclasses=["gin_trgm_ops"], name="search_word_trgm")]
+
+    def __str__(self) -> str:
+        return self.word

@@ -1,0 +1,96 @@
+"""Text search: one normalisation for stored documents and terms, typo-tolerant term queries."""
+
+import re
+import unicodedata
+
+from django.db import connection, transaction
+
+_WORD = re.compile(r"[a-z0-9]+")
+MAX_TERM_WORDS = 8
+
+
+def normalize(text: str) -> str:
+    """Lower-case, strip accents, keep letters and digits separated by single spaces."""
+    decomposed = unicodedata.normalize("NFKD", text.casefold())
+    plain = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+    return " ".join(_WORD.findall(plain))
+
+
+def words(text: str) -> list[str]:
+    return normalize(text).split()
+
+
+def search_document(*parts: str) -> str:
+    """Return the searchable text of a record from its names, codes and source ids."""
+    return " ".join(filter(None, (normalize(part) for part in parts if part)))
+
+
+def record_words(documents: list[str]) -> None:
+    """Remember every word of the documents so later terms with typos can be corrected."""
+    vocabulary = sorted({w for doc in documents for w in doc.split() if 2 < len(w) <= 64})
+    if not vocabulary:
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO catalogue_searchword (word) SELECT unnest(%s::text[]) "
+            "ON CONFLICT DO NOTHING",
+            [vocabulary],
+        )
+
+
+def _max_distance(word: str) -> int:
+    # A transposition ("vlave" for "valve") costs two edits, so words of five letters or
+    # more may be two edits away.
+    if len(word) <= 3:
+        return 0
+    return 1 if len(word) == 4 else 2
+
+
+def corrections(term_words: list[str]) -> dict[str, list[str]]:
+    """Map each term word to known words within a small edit distance (itself included)."""
+    result = {word: [word] for word in term_words}
+    fuzzy = [w for w in term_words if _max_distance(w)]
+    if not fuzzy:
+        return result
+    with transaction.atomic(), connection.cursor() as cursor:
+        # A low trigram threshold lets the index propose candidates such as "valve" for
+        # "vlave"; the edit distance then decides.
+        cursor.execute("SELECT set_config('pg_trgm.similarity_threshold', %s, true)", ["0.15"])
+        cursor.execute(
+            """
+            SELECT t.word, w.word
+            FROM unnest(%s::text[], %s::int[]) AS t(word, distance)
+            JOIN LATERAL (
+                SELECT word FROM catalogue_searchword
+                WHERE word %% t.word
+                  AND levenshtein_less_equal(word, t.word, t.distance) <= t.distance
+                ORDER BY levenshtein(word, t.word), word
+                LIMIT 5
+            ) w ON true
+            """,
+            [fuzzy, [_max_distance(w) for w in fuzzy]],
+        )
+        for term_word, known in cursor.fetchall():
+            if known not in result[term_word]:
+                result[term_word].append(known)
+    return result
+
+
+def term_queries(term: str) -> tuple[str, str] | None:
+    """Return (exact tsquery, tolerant tsquery) for a search term, or None if it has no words.
+
+    The exact query matches the term's words (the last one as a prefix); the tolerant one also
+    accepts known words a small edit away from each term word.
+    """
+    term_words = words(term)[:MAX_TERM_WORDS]
+    if not term_words:
+        return None
+    exact = " & ".join(
+        f"{w}:*" if i == len(term_words) - 1 else w for i, w in enumerate(term_words)
+    )
+    options = corrections(term_words)
+    tolerant = " & ".join(
+        "(" + " | ".join([f"{w}:*" if i == len(term_words) - 1 else w, *options[w][1:]]) + ")"
+        for i, w in enumerate(term_words)
+    )
+    return exact, tolerant
