@@ -24,4 +24,4 @@ USER app
 
 EXPOSE 8000
 
-CMD ["sh", "-c", ": \"${DATABASE_URL:?set DATABASE_URL}\" && python manage.py migrate --noinput && exec gunicorn config.wsgi:application --bind 0.0.0.0:8000 --workers ${WEB_CONCURRENCY:-2} --access-logfile -"]
+CMD ["sh", "-c", ": \"${DATABASE_URL:?set DATABASE_URL}\" && python manage.py migrate --noinput && BIND=0.0.0.0:8000 exec gunicorn -c config/gunicorn.py config.wsgi:application"]

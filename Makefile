@@ -24,7 +24,7 @@ run test benchmark: export DJANGO_ENV := development
 run: venv
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py create_api_client local --scopes "$(LOCAL_CLIENT_SCOPES)" --if-missing
-	$(BIN)/gunicorn config.wsgi:application --bind $(HOST):$(PORT) --workers 2 --access-logfile -
+	BIND=$(HOST):$(PORT) $(BIN)/gunicorn -c config/gunicorn.py config.wsgi:application
 
 test: venv
 	$(BIN)/pytest $(PYTEST_ARGS)

@@ -3,6 +3,7 @@
 import hashlib
 from dataclasses import dataclass, field
 
+from django.db import connection
 from django.utils import timezone
 from oauth2_provider.models import get_access_token_model
 from rest_framework import exceptions
@@ -26,6 +27,21 @@ class ApiClient:
         return scope in self.scopes
 
 
+def stored_token(checksum: str) -> tuple[int, str] | None:
+    """Return (application id, scope) of an unexpired, unrevoked token with this checksum.
+
+    Runs on every request, so it is one indexed statement without ORM compilation.
+    """
+    table = get_access_token_model()._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT application_id, scope FROM {table} "
+            "WHERE token_checksum = %s AND expires > %s LIMIT 1",
+            [checksum, timezone.now()],
+        )
+        return cursor.fetchone()
+
+
 class BearerTokenAuthentication(BaseAuthentication):
     """Accept a signed JWT that is also on record server-side (so revocation works)."""
 
@@ -41,12 +57,7 @@ class BearerTokenAuthentication(BaseAuthentication):
         if claims is None:
             raise exceptions.AuthenticationFailed("Invalid or expired access token")
         checksum = hashlib.sha256(raw.encode()).hexdigest()
-        stored = (
-            get_access_token_model()
-            .objects.filter(token_checksum=checksum, expires__gt=timezone.now())
-            .values_list("application_id", "scope")
-            .first()
-        )
+        stored = stored_token(checksum)
         if stored is None:
             raise exceptions.AuthenticationFailed("Access token expired or revoked")
         application_id, scope = stored

@@ -13,9 +13,9 @@ from api.exceptions import ApiError
 from api.serializers.read import parse_expands, response_language
 from catalogue.errors import Code
 from catalogue.localized import language_codes
-from catalogue.models import ProductCategory, ProductSource, ProductStatus
+from catalogue.models import ProductCategory, ProductStatus
 from catalogue.search import term_queries
-from catalogue.selectors import subtree_filter
+from catalogue.selectors import product_ids_with_code, subtree_filter
 
 CONTROL_PARAMS = {"page", "offset", "sort", "language", "expands"}
 RANGE_FILTERS = ("createdAt", "lastModifiedAt")
@@ -78,7 +78,11 @@ class CatalogueFilterSet(django_filters.FilterSet):
         similarity = Greatest(*[TrigramWordSimilarity(term, column) for column in name_columns])
         for column in name_columns:
             condition |= Q(**{f"{column}__unaccent__trigram_word_similar": term})
-        return queryset.filter(condition).annotate(relevance=similarity)
+        # Source ids are searched too (API.md §1.13); an exact id outranks any name match.
+        source_model = queryset.model._meta.get_field("sources").related_model
+        by_source = Q(pk__in=source_model.objects.filter(source_id__iexact=term).values("owner_id"))
+        source_rank = Case(When(by_source, then=Value(10.0)), default=Value(0.0))
+        return queryset.filter(condition | by_source).annotate(relevance=source_rank + similarity)
 
 
 @dataclass
@@ -313,19 +317,16 @@ class ProductFilterSet(CatalogueFilterSet):
 
     def filter_term(self, queryset, name, value):
         queries = term_queries(value)
-        if queries is None:
-            return queryset
-        exact, tolerant = queries
-        raw = value.strip()
-        exact_code = (
-            Q(sku__iexact=raw)
-            | Q(supplier_code__iexact=raw)
-            | Q(ean_code=raw)
-            | Q(pk__in=ProductSource.objects.filter(source_id=raw).values("owner_id"))
-        )
-        tolerant_query = SearchQuery(tolerant, config="simple", search_type="raw")
-        exact_query = SearchQuery(exact, config="simple", search_type="raw")
-        return queryset.filter(Q(search_vector=tolerant_query) | exact_code).annotate(
-            relevance=Case(When(exact_code, then=Value(10.0)), default=Value(0.0))
-            + SearchRank(F("search_vector"), exact_query)
-        )
+        code_ids = product_ids_with_code(value.strip())
+        if queries is None and not code_ids:
+            return queryset.none()
+        condition = Q(pk__in=code_ids)
+        rank = Value(0.0)
+        if queries is not None:
+            exact, tolerant = queries
+            condition |= Q(search_vector=SearchQuery(tolerant, config="simple", search_type="raw"))
+            exact_query = SearchQuery(exact, config="simple", search_type="raw")
+            rank = SearchRank(F("search_vector"), exact_query)
+        # Exact code or source-id matches first, then how well the words match.
+        code_match = Case(When(pk__in=code_ids, then=Value(10.0)), default=Value(0.0))
+        return queryset.filter(condition).annotate(relevance=code_match + rank)

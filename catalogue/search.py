@@ -47,12 +47,25 @@ def _max_distance(word: str) -> int:
 
 
 def corrections(term_words: list[str]) -> dict[str, list[str]]:
-    """Map each term word to known words within a small edit distance (itself included)."""
+    """Map each term word to the words to search for it.
+
+    A word the catalogue knows (the last one also as a prefix) is searched as it is; an
+    unknown word is replaced by known words a small edit distance away, nearest first.
+    """
     result = {word: [word] for word in term_words}
-    fuzzy = [w for w in term_words if _max_distance(w)]
-    if not fuzzy:
+    if not term_words:
         return result
+    last = term_words[-1]
     with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT word FROM catalogue_searchword WHERE word = ANY(%s) "
+            "UNION ALL (SELECT %s FROM catalogue_searchword WHERE word LIKE %s LIMIT 1)",
+            [term_words, last, f"{last}%"],
+        )
+        known = {row[0] for row in cursor.fetchall()}
+        unknown = [w for w in term_words if w not in known and _max_distance(w)]
+        if not unknown:
+            return result
         # A low trigram threshold lets the index propose candidates such as "valve" for
         # "vlave"; the edit distance then decides.
         cursor.execute("SELECT set_config('pg_trgm.similarity_threshold', %s, true)", ["0.15"])
@@ -65,32 +78,30 @@ def corrections(term_words: list[str]) -> dict[str, list[str]]:
                 WHERE word %% t.word
                   AND levenshtein_less_equal(word, t.word, t.distance) <= t.distance
                 ORDER BY levenshtein(word, t.word), word
-                LIMIT 5
+                LIMIT 3
             ) w ON true
             """,
-            [fuzzy, [_max_distance(w) for w in fuzzy]],
+            [unknown, [_max_distance(w) for w in unknown]],
         )
-        for term_word, known in cursor.fetchall():
-            if known not in result[term_word]:
-                result[term_word].append(known)
+        for term_word, candidate in cursor.fetchall():
+            result[term_word].append(candidate)
     return result
 
 
 def term_queries(term: str) -> tuple[str, str] | None:
     """Return (exact tsquery, tolerant tsquery) for a search term, or None if it has no words.
 
-    The exact query matches the term's words (the last one as a prefix); the tolerant one also
-    accepts known words a small edit away from each term word.
+    The exact query matches the term's words (the last one also as a prefix); the tolerant one
+    also accepts, for each word the catalogue does not know, known words a small edit away.
     """
     term_words = words(term)[:MAX_TERM_WORDS]
     if not term_words:
         return None
-    exact = " & ".join(
-        f"{w}:*" if i == len(term_words) - 1 else w for i, w in enumerate(term_words)
-    )
+    last = len(term_words) - 1
+    exact = " & ".join(f"{w}:*" if i == last else w for i, w in enumerate(term_words))
     options = corrections(term_words)
     tolerant = " & ".join(
-        "(" + " | ".join([f"{w}:*" if i == len(term_words) - 1 else w, *options[w][1:]]) + ")"
+        "(" + " | ".join([f"{w}:*" if i == last else w, *options[w][1:]]) + ")"
         for i, w in enumerate(term_words)
     )
     return exact, tolerant

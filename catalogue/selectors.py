@@ -4,9 +4,9 @@ from collections import defaultdict
 
 from django.db import connection
 from django.db.models import Count, OuterRef, Q, Subquery
-from django.db.models.functions import Coalesce
+from django.db.models.functions import Coalesce, Upper
 
-from catalogue.models import Category, ProductCategory
+from catalogue.models import Category, Product, ProductCategory, ProductSource
 
 
 def category_is_empty_reason(category: Category) -> str | None:
@@ -79,3 +79,26 @@ def subtree_filter(category_ids: list[int], *, prefix: str = "") -> Q:
             **{f"{prefix}tree_id": tree_id, f"{prefix}lft__gte": lft, f"{prefix}rght__lte": rght}
         )
     return condition
+
+
+def product_ids_with_code(code: str, limit: int = 100) -> list[int]:
+    """Ids of products whose sku, supplier code, EAN or a source id equals `code` exactly.
+
+    Codes compare case-insensitively (sku and supplier code through expression indexes).
+    """
+    if not code or len(code) > 255:
+        return []
+    upper = code.upper()
+    by_code = (
+        Product.objects.annotate(sku_upper=Upper("sku"))
+        .filter(sku_upper=upper)
+        .values("pk")
+        .union(
+            Product.objects.annotate(code_upper=Upper("supplier_code"))
+            .filter(code_upper=upper)
+            .values("pk"),
+            Product.objects.filter(ean_code=code).values("pk"),
+            ProductSource.objects.filter(source_id=code).values("owner_id"),
+        )
+    )
+    return [row["pk"] for row in by_code[:limit]]

@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
@@ -36,5 +37,10 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("v2/", include("api.urls")),
 ]
+
+if settings.BENCHMARK_VIEWS:
+    urlpatterns.insert(
+        0, path("bench/bare-product/<str:source>/<str:source_id>", service.bare_product)
+    )
 
 handler500 = "api.views.service.server_error"

@@ -2,6 +2,7 @@ from django.contrib.postgres.indexes import GinIndex
 from django.contrib.postgres.search import SearchVectorField
 from django.db import models
 from django.db.models import Q
+from django.db.models.functions import Upper
 
 from catalogue.models.base import ExternalSource, LocalizedModel
 from catalogue.models.category import SHORT_TEXT, Category, LocalizedContent, slug_constraints
@@ -100,6 +101,8 @@ class Product(LocalizedModel, LocalizedContent):
         ]
         indexes = [
             models.Index(fields=["sku"], name="product_sku"),
+            models.Index(Upper("sku"), name="product_sku_upper"),
+            models.Index(Upper("supplier_code"), name="product_supplier_code_upper"),
             models.Index(fields=["supplier", "supplier_code"], name="product_supplier_code"),
             models.Index(fields=["supplier_code"], name="product_supplier_code_only"),
             models.Index(fields=["ean_code"], name="product_ean_code"),
@@ -121,7 +124,8 @@ class ProductSource(ExternalSource):
     owner = models.ForeignKey(Product, related_name="sources", on_delete=models.CASCADE)
 
     class Meta(ExternalSource.Meta):
-        pass
+        # Search looks up a term among source ids of every source.
+        indexes = [models.Index(fields=["source_id"], name="product_source_id")]
 
 
 class ProductCategory(models.Model):

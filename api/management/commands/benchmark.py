@@ -1,0 +1,163 @@
+import random
+import time
+from urllib.parse import quote
+
+import psycopg
+from django.core.management import call_command
+from django.core.management.base import BaseCommand
+from django.db import connection, connections
+from django.test import Client
+from django.test.utils import CaptureQueriesContext
+
+from api import benchmark as bench
+from api.services import api_client_create
+from catalogue import synthetic
+from catalogue.models import Category, Product
+
+SEARCH_SHAPES = [
+    ("term", "/v2/products?term=brass%20valve"),
+    ("typo'd term", "/v2/products?term=bras%20vlave"),
+    ("statuses+categoryIds (subtree)", "/v2/products?statuses=A,T&categoryIds={root}"),
+    (
+        "date range, sort lastModifiedAt",
+        "/v2/products?lastModifiedAtFrom=2025-03-01T00:00:00.000Z"
+        "&lastModifiedAtTo=2025-06-01T00:00:00.000Z&sort=-lastModifiedAt",
+    ),
+    ("page 1 of 100", "/v2/products?offset=100&page=1"),
+    ("page 500 of 100", "/v2/products?offset=100&page=500"),
+]
+
+
+def _database_url(settings_dict: dict, name: str) -> str:
+    user = quote(settings_dict.get("USER") or "postgres", safe="")
+    password = settings_dict.get("PASSWORD") or ""
+    auth = f"{user}:{quote(password, safe='')}" if password else user
+    host = settings_dict.get("HOST") or "localhost"
+    port = settings_dict.get("PORT")
+    location = quote(host, safe="") if host.startswith("/") else host
+    if port and not host.startswith("/"):
+        location += f":{port}"
+    return f"postgres://{auth}@{location}/{name}"
+
+
+class Command(BaseCommand):
+    help = (
+        "Build (or reuse) a synthetic catalogue in a separate database and measure the API "
+        "through a real server. Prints a table of medians."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("--products", type=int, default=20_000)
+        parser.add_argument("--categories", type=int, default=5_000)
+        parser.add_argument("--rounds", type=int, default=5, help="Throughput rounds per view.")
+        parser.add_argument("--seconds", type=float, default=3.0, help="Length of one round.")
+        parser.add_argument("--clients", type=int, default=4, help="Keep-alive client processes.")
+        parser.add_argument("--runs", type=int, default=40, help="Requests per search shape.")
+        parser.add_argument("--rebuild", action="store_true", help="Rebuild the dataset.")
+
+    def handle(self, *args, **options):
+        started = time.monotonic()
+        database_url = self._use_benchmark_database()
+        self._ensure_dataset(options["products"], options["categories"], options["rebuild"])
+        issued = api_client_create(
+            name=f"benchmark-{time.time_ns()}", scopes=["product.write", "category.write"]
+        )
+        rows: list[tuple] = []
+        with bench.Server(database_url) as server:
+            token = bench.obtain_token(server.port, issued.client_id, issued.client_secret)
+            headers = {"Authorization": f"Bearer {token}"}
+            self._single_get(server, headers, options, rows)
+            self._searches(server, headers, options, rows)
+            self._export(server, headers, rows)
+        self._query_counts(token, rows)
+        self.stdout.write("")
+        self.stdout.write(bench.table(rows, ("measurement", "value", "notes")))
+        self.stdout.write(f"\nTotal time {time.monotonic() - started:.0f} s")
+
+    # Setup -------------------------------------------------------------------------------
+    def _use_benchmark_database(self) -> str:
+        current = connections["default"].settings_dict
+        name = f"{current['NAME']}_bench"
+        admin_url = _database_url(current, "postgres")
+        with psycopg.connect(admin_url, autocommit=True) as admin:
+            exists = admin.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name])
+            if exists.fetchone() is None:
+                admin.execute(f'CREATE DATABASE "{name}"')
+        connection.close()
+        current["NAME"] = name
+        self.stdout.write(f"Benchmark database: {name}")
+        call_command("migrate", verbosity=0, interactive=False)
+        return _database_url(current, name)
+
+    def _ensure_dataset(self, products: int, categories: int, rebuild: bool) -> None:
+        have = (Product.objects.count(), Category.objects.count())
+        if have == (products, categories) and not rebuild:
+            self.stdout.write(f"Reusing {products} products and {categories} categories")
+            return
+        self.stdout.write(f"Building {products} products and {categories} categories…")
+        started = time.monotonic()
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "TRUNCATE catalogue_productcategory, catalogue_productsource, catalogue_product, "
+                "catalogue_categorysource, catalogue_category, catalogue_searchword "
+                "RESTART IDENTITY CASCADE"
+            )
+        synthetic.build(products=products, categories=categories)
+        self.stdout.write(f"  built in {time.monotonic() - started:.0f} s")
+
+    # Measurements ------------------------------------------------------------------------
+    def _single_get(self, server, headers, options, rows):
+        count = Product.objects.count()
+        rng = random.Random(1)
+        numbers = [rng.randint(1, count) for _ in range(2000)]
+        api_paths = [f"/v2/products/sourceId/P-{n:08d}?source=erp" for n in numbers]
+        bare_paths = [f"/bench/bare-product/erp/P-{n:08d}" for n in numbers]
+        api, bare = [], []
+        kwargs = {"clients": options["clients"], "seconds": options["seconds"]}
+        bench.throughput(server.port, api_paths[:200], headers, clients=2, seconds=1)  # warm-up
+        for _ in range(options["rounds"]):
+            api.append(bench.throughput(server.port, api_paths, headers, **kwargs))
+            bare.append(bench.throughput(server.port, bare_paths, {}, **kwargs))
+        api_rps, bare_rps = bench.median(api), bench.median(bare)
+        note = f"median of {options['rounds']} × {options['seconds']:.0f} s, {options['clients']} clients"
+        rows.append(("GET /v2/products/sourceId/<v> req/s", f"{api_rps:.0f}", note))
+        rows.append(("bare Django view, same product req/s", f"{bare_rps:.0f}", note))
+        rows.append(("ratio API ÷ bare", f"{api_rps / bare_rps:.2f}", "target ≥ 0.50"))
+
+    def _searches(self, server, headers, options, rows):
+        root = Category.objects.filter(level=0).order_by("id").values_list("id", flat=True).first()
+        for label, path in SEARCH_SHAPES:
+            timings = bench.latencies(
+                server.port, "GET", path.format(root=root), headers, runs=options["runs"]
+            )
+            p50, p95 = bench.percentile(timings, 0.5), bench.percentile(timings, 0.95)
+            rows.append(
+                (f"search {label} p50 / p95 ms", f"{p50:.1f} / {p95:.1f}", "target p95 ≤ 50")
+            )
+
+    def _export(self, server, headers, rows):
+        idle = server.rss()
+        with bench.PeakRss(server) as peak:
+            started = time.perf_counter()
+            lines = bench.stream_lines(server.port, "/v2/products/export", headers)
+            elapsed = time.perf_counter() - started
+        rows.append(
+            ("export products/s", f"{lines / elapsed:.0f}", f"{lines} lines in {elapsed:.1f} s")
+        )
+        rows.append(
+            (
+                "export worker peak RSS MB",
+                f"{peak.peak / 2**20:.0f}",
+                f"idle {idle / 2**20:.0f} MB before the export",
+            )
+        )
+
+    def _query_counts(self, token, rows):
+        client = Client(SERVER_NAME="127.0.0.1", HTTP_AUTHORIZATION=f"Bearer {token}")
+        for offset in (12, 1000):
+            path = f"/v2/products?expands=categories&offset={offset}"
+            with CaptureQueriesContext(connection) as queries:
+                response = client.get(path)
+            if response.status_code != 200:
+                raise RuntimeError(f"{path} answered {response.status_code}")
+            rows.append((f"SQL queries, list offset={offset} expands=categories", len(queries), ""))
