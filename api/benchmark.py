@@ -1,5 +1,6 @@
 """Measuring the API through a real server: a gunicorn process, keep-alive HTTP clients."""
 
+import contextlib
 import http.client
 import json
 import multiprocessing
@@ -47,7 +48,7 @@ class Server:
             "THROTTLE_RATE": "100000000/min",
             "LOG_LEVEL": "WARNING",
         }
-        self.log = open(PROJECT_ROOT / ".data" / "benchmark-server.log", "w")  # noqa: SIM115
+        self.log = open(PROJECT_ROOT / ".data" / "benchmark-server.log", "w")
         self.process = subprocess.Popen(
             [
                 sys.executable,
@@ -210,10 +211,8 @@ class PeakRss:
 
     def _run(self) -> None:
         while not self._stop.is_set():
-            try:
+            with contextlib.suppress(psutil.Error):
                 self.peak = max(self.peak, self.server.rss())
-            except psutil.Error:
-                pass
             time.sleep(self.interval)
 
     def __exit__(self, *exc) -> None:

@@ -3,7 +3,6 @@
 import logging
 
 import orjson
-
 from django.db import connection
 from django.http import HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
