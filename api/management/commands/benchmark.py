@@ -119,7 +119,7 @@ class Command(BaseCommand):
             api.append(bench.throughput(server.port, api_paths, headers, **kwargs))
             bare.append(bench.throughput(server.port, bare_paths, {}, **kwargs))
         api_rps, bare_rps = bench.median(api), bench.median(bare)
-        note = f"median of {options["rounds"]} x {options['seconds']:.0f} s, {options['clients']} clients"
+        note = f"median of {options['rounds']} x {options['seconds']:.0f} s, {options['clients']} clients"
         rows.append(("GET /v2/products/sourceId/<v> req/s", f"{api_rps:.0f}", note))
         rows.append(("bare Django view, same product req/s", f"{bare_rps:.0f}", note))
         rows.append(("ratio API ÷ bare", f"{api_rps / bare_rps:.2f}", "target ≥ 0.50"))
