@@ -1,5 +1,757 @@
-"""OpenAPI post-processing: shared components (envelopes, errors, write Structs)."""
+"""The OpenAPI document: shared components, the helpers views declare operations with, hooks.
+
+A view documents an action with drf-spectacular's ``extend_schema`` and the helpers below::
+
+    @extend_schema(
+        operation_id="categories_create",
+        request=struct_body(CategoryWrite),
+        responses=envelope_responses(201, "Category", errors=[*BODY_ERRORS, Code.CATEGORY_EXISTS]),
+        parameters=[etag_header(201)],
+    )
+
+Request bodies come from the msgspec write Structs (the one definition of a resource's write
+fields), response bodies from the output schemas registered here with ``@output_schema``, wrapped
+in the envelope of §1.8; error responses list the contract codes they can carry. Every component
+is added to the document by ``postprocess``.
+"""
+
+import copy
+from collections.abc import Callable, Iterable
+
+import django_filters
+import msgspec
+from django.conf import settings
+from drf_spectacular.drainage import warn
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse
+from rest_framework.permissions import SAFE_METHODS
+
+from api.envelope import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
+from api.filters import RANGE_FILTERS
+from api.serializers.common import API_NAME, SourcePair
+from catalogue.errors import Code
+from catalogue.localized import localized_fields
+from catalogue.models import Category
+
+REF_PREFIX = "#/components/schemas/"
+TOKEN_URL = "/oauth2/token/"
+SECURITY_SCHEME = "oauth2"
+TIMESTAMP_PATTERN = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$"
+
+# Errors any authenticated /v2/ operation can answer with, whatever it does.
+COMMON_ERRORS = (401, 403, 429, 500)
+# Errors of an operation that reads a JSON body.
+BODY_ERRORS = (
+    Code.INVALID_JSON_PAYLOAD,
+    Code.SCHEMA_VALIDATION,
+    Code.PAYLOAD_VALIDATION,
+    Code.PAYLOAD_TOO_LARGE,
+    Code.UNSUPPORTED_MEDIA_TYPE,
+)
+# Errors of resolving /<lookupKey>/<value> besides the entity's own NotFound.
+LOOKUP_ERRORS = (Code.INVALID_LOOKUP_KEY, Code.PAYLOAD_VALIDATION)
+
+_structs: dict[str, type[msgspec.Struct]] = {}
+_output_schemas: dict[str, Callable[[], dict]] = {}
+_generated: dict[str, dict] = {}
+
+
+def ref(name: str) -> dict:
+    return {"$ref": REF_PREFIX + name}
+
+
+def nullable(schema: dict) -> dict:
+    """Allow null besides `schema` (OpenAPI 3.1 / JSON Schema style)."""
+    if isinstance(schema.get("type"), str) and "$ref" not in schema:
+        return {**schema, "type": [schema["type"], "null"]}
+    return {"anyOf": [schema, {"type": "null"}]}
+
+
+def closed_object(properties: dict, *, optional: Iterable[str] = (), description: str = "") -> dict:
+    """An object with exactly these properties, all required except `optional`."""
+    required = [name for name in properties if name not in set(optional)]
+    schema: dict = {"type": "object", "properties": properties}
+    if required:
+        schema["required"] = required
+    schema["additionalProperties"] = False
+    if description:
+        schema["description"] = description
+    return schema
+
+
+def array_of(schema: dict, description: str = "") -> dict:
+    result = {"type": "array", "items": schema}
+    if description:
+        result["description"] = description
+    return result
+
+
+# Registration ----------------------------------------------------------------------------------
+
+
+def output_schema(name: str):
+    """Register a function building the output schema component `name` (resolved lazily)."""
+
+    def register(build: Callable[[], dict]) -> Callable[[], dict]:
+        _output_schemas[name] = build
+        return build
+
+    return register
+
+
+def struct_body(struct: type[msgspec.Struct]) -> dict:
+    """A JSON request body described by a msgspec write Struct."""
+    _structs[struct.__name__] = struct
+    return {"application/json": ref(struct.__name__)}
+
+
+def search_body(filterset_class, expands: Iterable[str], name: str) -> dict:
+    """The `POST …/search` body for a resource: the list filters in their JSON form."""
+    _generated[name] = _search_schema(filterset_class, sorted(expands))
+    return {"application/json": ref(name)}
+
+
+# Responses -------------------------------------------------------------------------------------
+
+_ENVELOPES = {
+    "single": ("SingleEnvelope", "Envelope", lambda name: ref(name)),
+    "list": ("ListEnvelope", "ListEnvelope", lambda name: array_of(ref(name))),
+    "collection": ("CollectionEnvelope", "CollectionEnvelope", lambda name: array_of(ref(name))),
+}
+
+
+def envelope_responses(
+    status: int,
+    schema: str | None = None,
+    *,
+    envelope: str = "single",
+    errors: Iterable[int | Code] = (),
+    not_modified: bool = False,
+    description: str = "",
+) -> dict:
+    """Responses of an operation: its success envelope, then every error it can answer with.
+
+    `schema` names an output component (``@output_schema``); None means the delete envelope
+    (`{"data": {}, "messages": [...]}`). `envelope` is ``single`` (one record), ``list`` (a
+    page, §1.8) or ``collection`` (every item at once: data, messages, total). `errors` takes
+    HTTP statuses (every contract code with that status) or `Code` members (exactly those).
+    """
+    if schema is None:
+        body = ref("DoneEnvelope")
+    else:
+        base, suffix, data = _ENVELOPES[envelope]
+        envelope_name = schema + suffix
+        _generated[envelope_name] = {
+            "allOf": [ref(base), {"type": "object", "properties": {"data": data(schema)}}]
+        }
+        body = ref(envelope_name)
+    description = description or {201: "Created"}.get(status, "OK")
+    responses: dict = {status: OpenApiResponse(response=body, description=description)}
+    if not_modified:
+        responses[304] = OpenApiResponse(
+            description="Not modified: `If-None-Match` names the current `ETag`; no body."
+        )
+    responses.update(error_responses([*errors, *COMMON_ERRORS]))
+    return responses
+
+
+def error_responses(errors: Iterable[int | Code]) -> dict:
+    """Error envelope responses, one per HTTP status, narrowed to the codes it can carry."""
+    by_status: dict[int, list[Code]] = {}
+    for error in errors:
+        codes = [error] if isinstance(error, Code) else [c for c in Code if c.status == error]
+        if not codes:
+            raise ValueError(f"No contract error code has HTTP status {error}")
+        for code in codes:
+            known = by_status.setdefault(code.status, [])
+            if code not in known:
+                known.append(code)
+    responses = {}
+    for status, codes in sorted(by_status.items()):
+        codes.sort(key=lambda code: code.number)
+        narrowed = {
+            "type": "object",
+            "properties": {
+                "error": {
+                    "type": "object",
+                    "properties": {
+                        "code": {"enum": [code.number for code in codes]},
+                        "status": {"const": status},
+                        "type": {"enum": [code.type_name for code in codes]},
+                    },
+                }
+            },
+        }
+        responses[status] = OpenApiResponse(
+            response={"allOf": [ref("ErrorEnvelope"), narrowed]},
+            description="; ".join(f"{code.number} {code.type_name}" for code in codes),
+        )
+    return responses
+
+
+# Parameters ------------------------------------------------------------------------------------
+
+
+def _languages() -> list[str]:
+    return list(settings.CATALOGUE_LANGUAGES)
+
+
+def lookup_parameters(lookup) -> list[OpenApiParameter]:
+    """`{key}`/`{value}` path parameters and the companion query parameters of a `Lookup`."""
+    parameters = [
+        OpenApiParameter(
+            "key",
+            str,
+            OpenApiParameter.PATH,
+            enum=list(lookup.keys),
+            description="Lookup key: which identifier `value` is (§1.5).",
+        ),
+        OpenApiParameter(
+            "value", str, OpenApiParameter.PATH, description="The identifier's value."
+        ),
+    ]
+    companions: dict[str, list[str]] = {}
+    for key, kind in lookup.keys.items():
+        if kind.companion:
+            companions.setdefault(kind.companion, []).append(key)
+    for companion, keys in companions.items():
+        parameters.append(
+            OpenApiParameter(
+                companion,
+                str,
+                OpenApiParameter.QUERY,
+                description=f"Required with lookup key {', '.join(keys)}.",
+            )
+        )
+    return parameters
+
+
+def language_parameter() -> OpenApiParameter:
+    return OpenApiParameter(
+        "language",
+        {"type": "string", "enum": _languages()},
+        OpenApiParameter.QUERY,
+        description=(
+            "Restrict every localized array to this language, falling back to the record's "
+            "default language (§1.6). Accepted in any case."
+        ),
+    )
+
+
+def expands_parameter(expands: Iterable[str]) -> OpenApiParameter:
+    return OpenApiParameter(
+        "expands",
+        {"type": "array", "items": {"type": "string", "enum": sorted(expands)}},
+        OpenApiParameter.QUERY,
+        style="form",
+        explode=False,
+        description="Related data to inline, comma-separated (§1.14).",
+    )
+
+
+def page_parameters() -> list[OpenApiParameter]:
+    return [
+        OpenApiParameter(
+            "page",
+            {"type": "integer", "minimum": 1, "default": 1},
+            OpenApiParameter.QUERY,
+            description="1-based page number.",
+        ),
+        OpenApiParameter(
+            "offset",
+            {
+                "type": "integer",
+                "minimum": 1,
+                "maximum": MAX_PAGE_SIZE,
+                "default": DEFAULT_PAGE_SIZE,
+            },
+            OpenApiParameter.QUERY,
+            description="Page size.",
+        ),
+    ]
+
+
+def integer_parameter(name: str, minimum: int, description: str) -> OpenApiParameter:
+    return OpenApiParameter(
+        name,
+        {"type": "integer", "minimum": minimum},
+        OpenApiParameter.QUERY,
+        description=description,
+    )
+
+
+def list_parameters(filterset_class, expands: Iterable[str]) -> list[OpenApiParameter]:
+    """Query parameters of `GET /v2/<resource>`: filters, sort, page, language, expands."""
+    sort_fields = ", ".join(filterset_class.sort_fields)
+    return [
+        *filter_parameters(filterset_class),
+        OpenApiParameter(
+            "sort",
+            str,
+            OpenApiParameter.QUERY,
+            description=(
+                f"Comma-separated sort fields, `-` for descending: {sort_fields}. "
+                "Ordering always ends with `id`."
+            ),
+        ),
+        *page_parameters(),
+        language_parameter(),
+        expands_parameter(expands),
+    ]
+
+
+FILTER_DESCRIPTIONS = {
+    "term": "Text search over names in every language, codes and source ids; ranked.",
+    "ids": "Record ids, comma-separated.",
+    "createdAtFrom": "Created at or after this time.",
+    "createdAtTo": "Created before this time.",
+    "lastModifiedAtFrom": "Last modified at or after this time.",
+    "lastModifiedAtTo": "Last modified before this time.",
+}
+
+
+def _filter_schema(filter_) -> dict:
+    if isinstance(filter_, django_filters.BaseInFilter):
+        number = isinstance(filter_, django_filters.NumberFilter)
+        return array_of({"type": "integer" if number else "string"})
+    if isinstance(filter_, django_filters.ChoiceFilter):
+        return {"type": "string", "enum": [value for value, _ in filter_.extra["choices"]]}
+    if isinstance(filter_, django_filters.IsoDateTimeFilter):
+        return {"type": "string", "format": "date-time"}
+    if isinstance(filter_, django_filters.BooleanFilter):
+        return {"type": "boolean"}
+    if isinstance(filter_, django_filters.NumberFilter):
+        return {"type": "integer"}
+    return {"type": "string"}
+
+
+def filter_parameters(filterset_class) -> list[OpenApiParameter]:
+    """One query parameter per filter of a FilterSet, in the query-string form of §1.13."""
+    parameters = []
+    for name, filter_ in filterset_class.base_filters.items():
+        if name == "sources":
+            # The query form of `sources` is one pair of parameters (see params_from_query).
+            parameters += [
+                OpenApiParameter(
+                    "source",
+                    str,
+                    OpenApiParameter.QUERY,
+                    description="External source; give with `sourceIds`.",
+                ),
+                OpenApiParameter(
+                    "sourceIds",
+                    array_of({"type": "string"}),
+                    OpenApiParameter.QUERY,
+                    style="form",
+                    explode=False,
+                    description="Ids in `source`, comma-separated.",
+                ),
+            ]
+            continue
+        schema = _filter_schema(filter_)
+        array = schema.get("type") == "array"
+        parameters.append(
+            OpenApiParameter(
+                name,
+                schema,
+                OpenApiParameter.QUERY,
+                style="form" if array else None,
+                explode=False if array else None,
+                description=FILTER_DESCRIPTIONS.get(name, ""),
+            )
+        )
+    return parameters
+
+
+def _search_schema(filterset_class, expands: list[str]) -> dict:
+    filters: dict[str, dict] = {}
+    range_bounds = {f"{name}{end}" for name in RANGE_FILTERS for end in ("From", "To")}
+    for name, filter_ in filterset_class.base_filters.items():
+        if name in range_bounds:
+            continue
+        if name == "sources":
+            filters[name] = array_of(
+                closed_object(
+                    {"source": {"type": "string"}, "sourceIds": array_of({"type": "string"})}
+                )
+            )
+            continue
+        schema = _filter_schema(filter_)
+        if isinstance(filter_, django_filters.ChoiceFilter):
+            schema = {"anyOf": [schema, {"type": "boolean"}]}
+        if name == "term":
+            schema["description"] = FILTER_DESCRIPTIONS[name]
+        filters[name] = schema
+    for name in RANGE_FILTERS:
+        bound = nullable({"type": "string", "format": "date-time"})
+        filters[name] = {
+            **closed_object({"from": bound, "to": bound}, optional=("from", "to")),
+            "description": "Half-open range: from <= value < to; either end optional.",
+        }
+    sort_item = closed_object(
+        {
+            "field": {"type": "string", "enum": list(filterset_class.sort_fields)},
+            "order": {"type": "string", "enum": ["ASC", "DESC"], "default": "ASC"},
+        },
+        optional=("order",),
+    )
+    return closed_object(
+        {
+            "filters": closed_object(filters, optional=filters),
+            "sort": {
+                "anyOf": [array_of(sort_item), {"type": "string"}],
+                "description": "Sort fields in order; ordering always ends with `id`.",
+            },
+            "page": {"type": "integer", "minimum": 1, "default": 1},
+            "offset": {
+                "type": "integer",
+                "minimum": 1,
+                "maximum": MAX_PAGE_SIZE,
+                "default": DEFAULT_PAGE_SIZE,
+            },
+            "language": {"type": "string", "enum": _languages()},
+            "expands": array_of({"type": "string", "enum": expands}),
+        },
+        optional=("filters", "sort", "page", "offset", "language", "expands"),
+        description="The filters of the list endpoint in their JSON form (§1.13).",
+    )
+
+
+IF_MATCH = OpenApiParameter(
+    "If-Match",
+    str,
+    OpenApiParameter.HEADER,
+    description="Apply only if the record's current `ETag` is listed (else 412).",
+)
+IF_NONE_MATCH = OpenApiParameter(
+    "If-None-Match",
+    str,
+    OpenApiParameter.HEADER,
+    description="Answer 304 without a body when the record's current `ETag` is listed.",
+)
+
+
+def etag_header(*statuses: int) -> OpenApiParameter:
+    """The `ETag` response header on the given statuses."""
+    return OpenApiParameter(
+        "ETag",
+        str,
+        OpenApiParameter.HEADER,
+        response=list(statuses),
+        required=True,
+        description="Version of the record; send it back in `If-Match`/`If-None-Match`.",
+    )
+
+
+# Security --------------------------------------------------------------------------------------
+
+
+def required_scopes(view, method: str) -> list[str]:
+    """The scopes api.auth.ScopePermission demands for this view action and method."""
+    entity = getattr(view, "scope_entity", None)
+    if entity is None:
+        return []
+    action = getattr(view, "action", None)
+    read_only = method in SAFE_METHODS or action in getattr(view, "read_actions", ())
+    needed = [f"{entity}.{'read' if read_only else 'write'}"]
+    return needed + list(getattr(view, "extra_scopes", {}).get(action, []))
+
+
+class BearerTokenScheme(OpenApiAuthenticationExtension):
+    target_class = "api.auth.BearerTokenAuthentication"
+    name = SECURITY_SCHEME
+
+    def get_security_definition(self, auto_schema):
+        return {
+            "type": "oauth2",
+            "description": (
+                "OAuth2 client credentials (§1.2): the token is a Bearer JWT valid for "
+                f"{settings.TOKEN_TTL} seconds. A `*.write` scope implies the `*.read` scope "
+                "of the same entity."
+            ),
+            "flows": {
+                "clientCredentials": {"tokenUrl": TOKEN_URL, "scopes": dict(settings.API_SCOPES)}
+            },
+        }
+
+    def get_security_requirement(self, auto_schema):
+        return {self.name: required_scopes(auto_schema.view, auto_schema.method)}
+
+
+# Components ------------------------------------------------------------------------------------
+
+
+def localized_properties(model) -> dict:
+    """The LS arrays a record of `model` returns, from the localized-field registration."""
+    return {API_NAME[field]: array_of(ref("LocalizedValue")) for field in localized_fields(model)}
+
+
+def source_properties() -> dict:
+    return {
+        "source": nullable({"type": "string", "description": "Source of the first pair."}),
+        "sourceId": nullable({"type": "string", "description": "Id of the first pair."}),
+        "sources": array_of(ref("SourcePair"), "Every (source, sourceId) pair, in order."),
+    }
+
+
+def timestamp_properties() -> dict:
+    return {"createdAt": ref("Timestamp"), "lastModifiedAt": ref("Timestamp")}
+
+
+def _base_components() -> dict:
+    codes = list(Code)
+    return {
+        "Language": {
+            "type": "string",
+            "enum": _languages(),
+            "description": "A catalogue language code, upper-case.",
+        },
+        "Timestamp": {
+            "type": "string",
+            "format": "date-time",
+            "pattern": TIMESTAMP_PATTERN,
+            "description": "ISO-8601 UTC with milliseconds and a Z.",
+        },
+        "YesNo": {"type": "string", "enum": ["Y", "N"]},
+        "LocalizedValue": closed_object({"language": ref("Language"), "value": {"type": "string"}}),
+        "IdReference": closed_object({"id": {"type": "integer"}}),
+        "ErrorEnvelope": closed_object(
+            {
+                "error": closed_object(
+                    {
+                        "code": {"type": "integer", "enum": sorted({c.number for c in codes})},
+                        "status": {"type": "integer", "enum": sorted({c.status for c in codes})},
+                        "type": {"type": "string", "enum": sorted({c.type_name for c in codes})},
+                        "messages": array_of({"type": "string"}) | {"minItems": 1},
+                        "moreInfo": {"type": "string"},
+                    }
+                )
+            },
+            description="Every /v2/ error (§1.9).",
+        ),
+        "SingleEnvelope": closed_object(
+            {
+                "data": {"type": "object"},
+                "messages": array_of({"type": "string"}),
+                "total": {"type": "integer", "const": 1},
+            },
+            description="One record (§1.8).",
+        ),
+        "CollectionEnvelope": closed_object(
+            {
+                "data": {"type": "array"},
+                "messages": array_of({"type": "string"}),
+                "total": {"type": "integer", "minimum": 0, "description": "Items in data."},
+            },
+            description="Every item at once, without pages.",
+        ),
+        "ListEnvelope": closed_object(
+            {
+                "data": {"type": "array"},
+                "messages": array_of({"type": "string"}),
+                "start": {
+                    "type": "integer",
+                    "minimum": 0,
+                    "description": "1-based position of the first item (0 when empty).",
+                },
+                "end": {
+                    "type": "integer",
+                    "minimum": 0,
+                    "description": "1-based position of the last item (0 when empty).",
+                },
+                "page": {"type": "integer", "minimum": 1},
+                "pages": {"type": "integer", "minimum": 0},
+                "total": {"type": "integer", "minimum": 0, "description": "Items on this page."},
+                "offset": {
+                    "type": "integer",
+                    "minimum": 1,
+                    "maximum": MAX_PAGE_SIZE,
+                    "description": "Page size.",
+                },
+                "itemsFound": {"type": "integer", "minimum": 0, "description": "All matches."},
+            },
+            description="A page of a list or search (§1.8).",
+        ),
+        "DoneEnvelope": closed_object(
+            {
+                "data": {"type": "object", "maxProperties": 0},
+                "messages": array_of({"type": "string"}),
+            },
+            description="A completed delete.",
+        ),
+    }
+
+
+@output_schema("Category")
+def category_schema() -> dict:
+    return closed_object(
+        {
+            "id": {"type": "integer"},
+            "language": ref("Language"),
+            **localized_properties(Category),
+            "hidden": ref("YesNo"),
+            "priority": {"type": "integer", "description": "Order among siblings."},
+            "parent": {
+                "oneOf": [ref("IdReference"), ref("Category"), {"type": "null"}],
+                "description": "`{id}`, the whole parent with `expands=parent`, null for a root.",
+            },
+            **source_properties(),
+            "level": {"type": "integer", "minimum": 0, "description": "0 for roots."},
+            "path": array_of(
+                {"oneOf": [{"type": "integer"}, ref("Category")]},
+                "Ancestors root-first: ids, or whole categories with `expands=path`.",
+            ),
+            "childCount": {"type": "integer", "minimum": 0},
+            "productCount": {
+                "type": "integer",
+                "minimum": 0,
+                "description": "Products and clusters in the subtree.",
+            },
+            **timestamp_properties(),
+            "children": array_of(ref("Category"), "Direct children; only with `expands=children`."),
+        },
+        optional=("children",),
+    )
+
+
+@output_schema("CategoryTreeNode")
+def category_tree_node_schema() -> dict:
+    return closed_object(
+        {
+            "id": {"type": "integer"},
+            "language": ref("Language"),
+            "names": array_of(ref("LocalizedValue")),
+            "slugs": array_of(ref("LocalizedValue")),
+            "hidden": ref("YesNo"),
+            "priority": {"type": "integer"},
+            "level": {"type": "integer", "minimum": 0},
+            "parentId": nullable({"type": "integer"}),
+            "children": array_of(ref("CategoryTreeNode"), "Ordered by priority, then name."),
+        }
+    )
+
+
+def struct_components(structs: Iterable[type[msgspec.Struct]]) -> dict:
+    """OpenAPI schemas of msgspec Structs and every Struct they reference."""
+    _, components = msgspec.json.schema_components(
+        tuple(structs), ref_template=REF_PREFIX + "{name}"
+    )
+    for schema in components.values():
+        for prop in schema.get("properties", {}).values():
+            if prop == {}:
+                # Fields typed Any on a write Struct are read-only fields a client may echo.
+                prop["description"] = "Read-only; accepted and ignored."
+    return components
+
+
+# Hooks -----------------------------------------------------------------------------------------
+
+
+def preprocess(endpoints, **kwargs):
+    """Publish each `re_path(r"…/?$")` route once, under its path without the trailing slash."""
+    result = []
+    for path, path_regex, method, callback in endpoints:
+        if path_regex.endswith("/?$") and path.endswith("/"):
+            path = path.rstrip("/")
+        result.append((path, path_regex, method, callback))
+    return result
+
+
+_HEADERS = {
+    "X-Request-ID": {
+        "description": "The caller's X-Request-ID echoed, or a generated one.",
+        "required": True,
+        "schema": {"type": "string"},
+    },
+    "X-RateLimit-Limit": {
+        "description": "Requests allowed per window for this client.",
+        "schema": {"type": "integer"},
+    },
+    "X-RateLimit-Remaining": {
+        "description": "Requests left in the current window.",
+        "schema": {"type": "integer"},
+    },
+    "WWW-Authenticate": {
+        "description": "The Bearer challenge.",
+        "required": True,
+        "schema": {"type": "string"},
+    },
+    "Retry-After": {
+        "description": "Seconds to wait before retrying.",
+        "required": True,
+        "schema": {"type": "integer"},
+    },
+}
+
+
+def _response_headers(status: str) -> dict:
+    names = ["X-Request-ID", "X-RateLimit-Limit", "X-RateLimit-Remaining"]
+    if status == "401":
+        names.append("WWW-Authenticate")
+    if status == "429":
+        names.append("Retry-After")
+    return {name: {"$ref": f"#/components/headers/{name}"} for name in names}
+
+
+def _single_error_type(response: dict) -> str | None:
+    """The error type of a response that can carry only one error code, else None."""
+    schema = response.get("content", {}).get("application/json", {}).get("schema", {})
+    parts = schema.get("allOf", [])
+    if len(parts) != 2 or parts[0] != ref("ErrorEnvelope"):
+        return None
+    types = parts[1]["properties"]["error"]["properties"]["type"]["enum"]
+    return types[0] if len(types) == 1 else None
+
+
+def _refs(node):
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key == "$ref" and isinstance(value, str):
+                yield value
+            else:
+                yield from _refs(value)
+    elif isinstance(node, list):
+        for item in node:
+            yield from _refs(item)
 
 
 def postprocess(result, generator, request, public):
+    """Add the shared components and headers; normalise what drf-spectacular guessed."""
+    components = result.setdefault("components", {})
+    schemas = components.setdefault("schemas", {})
+    schemas.update(_base_components())
+    schemas.update(struct_components([SourcePair, *_structs.values()]))
+    schemas.update({name: build() for name, build in _output_schemas.items()})
+    schemas.update(copy.deepcopy(_generated))
+    components["schemas"] = dict(sorted(schemas.items()))
+    components["headers"] = copy.deepcopy(_HEADERS)
+
+    shared_responses = components.setdefault("responses", {})
+    envelope_refs = {REF_PREFIX + name for name in _generated}
+    for path_item in result.get("paths", {}).values():
+        for operation in path_item.values():
+            if "requestBody" in operation:
+                # An empty body is not a JSON object: 400 10005 (§1.10).
+                operation["requestBody"]["required"] = True
+            responses = operation.get("responses", {})
+            for status, response in responses.items():
+                response["headers"] = {**_response_headers(status), **response.get("headers", {})}
+                for content in response.get("content", {}).values():
+                    schema = content.get("schema", {})
+                    # drf-spectacular takes a `list` action to return a bare array and wraps
+                    # its response in one; ours return an envelope object.
+                    if (
+                        schema.get("type") == "array"
+                        and schema["items"].get("$ref") in envelope_refs
+                    ):
+                        content["schema"] = schema["items"]
+                name = _single_error_type(response)
+                if name is not None:
+                    shared_responses[name] = response
+                    responses[status] = {"$ref": f"#/components/responses/{name}"}
+    components["responses"] = dict(sorted(shared_responses.items()))
+
+    for target in sorted(set(_refs(result))):
+        if target.startswith(REF_PREFIX) and target[len(REF_PREFIX) :] not in schemas:
+            warn(f"OpenAPI document refers to the undefined component {target}")
     return result

@@ -177,7 +177,14 @@ REST_FRAMEWORK = {
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "Catalogue API",
-    "DESCRIPTION": "Product catalogue management: products, categories, clusters.",
+    "DESCRIPTION": (
+        "Product catalogue management: products, categories, clusters.\n\n"
+        "Get a token from `/oauth2/token/` (OAuth2 client credentials) and send it as "
+        "`Authorization: Bearer <token>`. Successes answer in an envelope (`data`, `messages`, "
+        "and the paging fields for lists); every error answers "
+        '`{"error": {"code", "status", "type", "messages", "moreInfo"}}` and each operation '
+        "lists the error codes it can return."
+    ),
     "VERSION": "2.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "SCHEMA_PATH_PREFIX": r"/v2",

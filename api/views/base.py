@@ -1,6 +1,6 @@
 """The base of every resource view: envelope helpers, rate-limit headers, conditional GETs."""
 
-from django.http import HttpResponseNotModified
+from django.http import HttpResponseNotModified, QueryDict
 from rest_framework import viewsets
 
 from api.envelope import done, paged, single
@@ -27,7 +27,8 @@ class ResourceViewSet(viewsets.ViewSet):
 
     def body(self) -> dict:
         data = self.request.data
-        if not isinstance(data, dict):
+        # DRF hands an empty body over as an empty QueryDict without asking a parser.
+        if not isinstance(data, dict) or isinstance(data, QueryDict):
             raise ApiError(Code.INVALID_JSON_PAYLOAD, "Request body must be a JSON object")
         return data
 

@@ -1,10 +1,27 @@
 from django.conf import settings
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.response import Response
 
 from api.envelope import done, paged, parse_page, single
 from api.exceptions import ApiError
 from api.filters import CategoryFilterSet, apply_search, params_from_body, params_from_query
 from api.lookups import CATEGORY_LOOKUP
+from api.schema import (
+    BODY_ERRORS,
+    IF_MATCH,
+    IF_NONE_MATCH,
+    LOOKUP_ERRORS,
+    envelope_responses,
+    etag_header,
+    expands_parameter,
+    integer_parameter,
+    language_parameter,
+    list_parameters,
+    lookup_parameters,
+    page_parameters,
+    search_body,
+    struct_body,
+)
 from api.serializers.category import (
     CATEGORY_EXPANDS,
     CategoryWrite,
@@ -25,10 +42,30 @@ class CategoryViewSet(ResourceViewSet):
     scope_entity = "category"
 
     # Reads -------------------------------------------------------------------------------
+    @extend_schema(
+        operation_id="categories_list",
+        summary="List categories",
+        parameters=list_parameters(CategoryFilterSet, CATEGORY_EXPANDS),
+        responses=envelope_responses(
+            200,
+            "Category",
+            envelope="list",
+            errors=[Code.SCHEMA_VALIDATION, Code.PAGINATION],
+        ),
+    )
     def list(self, request):
         params = params_from_query(request.query_params, CategoryFilterSet, CATEGORY_EXPANDS)
         return self._search(params)
 
+    @extend_schema(
+        operation_id="categories_search",
+        summary="Search categories",
+        description="The filters of the list endpoint in a JSON body. Needs the read scope.",
+        request=search_body(CategoryFilterSet, CATEGORY_EXPANDS, "CategorySearch"),
+        responses=envelope_responses(
+            200, "Category", envelope="list", errors=[*BODY_ERRORS, Code.PAGINATION]
+        ),
+    )
     def search(self, request):
         params = params_from_body(self.body(), CategoryFilterSet, CATEGORY_EXPANDS)
         return self._search(params)
@@ -41,6 +78,23 @@ class CategoryViewSet(ResourceViewSet):
         rows = present_categories(records, language=params.language, expands=params.expands)
         return paged(rows, params.page, items_found)
 
+    @extend_schema(
+        operation_id="categories_retrieve",
+        summary="Read a category",
+        parameters=[
+            *lookup_parameters(CATEGORY_LOOKUP),
+            language_parameter(),
+            expands_parameter(CATEGORY_EXPANDS),
+            IF_NONE_MATCH,
+            etag_header(200, 304),
+        ],
+        responses=envelope_responses(
+            200,
+            "Category",
+            not_modified=True,
+            errors=[*LOOKUP_ERRORS, Code.SCHEMA_VALIDATION, Code.CATEGORY_NOT_FOUND],
+        ),
+    )
     def retrieve(self, request, key, value):
         language = response_language(request.query_params.get("language"))
         expands = parse_expands(request.query_params.get("expands"), CATEGORY_EXPANDS)
@@ -51,6 +105,27 @@ class CategoryViewSet(ResourceViewSet):
         row = present_categories([record], language=language, expands=expands)[0]
         return single(row, "Category found", headers={"ETag": record_etag(record)})
 
+    @extend_schema(
+        operation_id="categories_children_list",
+        summary="List the direct children of a category",
+        description="Ordered by priority, then name.",
+        parameters=[
+            *lookup_parameters(CATEGORY_LOOKUP),
+            *page_parameters(),
+            language_parameter(),
+        ],
+        responses=envelope_responses(
+            200,
+            "Category",
+            envelope="list",
+            errors=[
+                *LOOKUP_ERRORS,
+                Code.SCHEMA_VALIDATION,
+                Code.PAGINATION,
+                Code.CATEGORY_NOT_FOUND,
+            ],
+        ),
+    )
     def children(self, request, key, value):
         language = response_language(request.query_params.get("language"))
         page = parse_page(request.query_params.get("page"), request.query_params.get("offset"))
@@ -62,6 +137,21 @@ class CategoryViewSet(ResourceViewSet):
         records = list(queryset.order_by(*ordering)[start : start + page.size])
         return paged(present_categories(records, language=language), page, items_found)
 
+    @extend_schema(
+        operation_id="categories_tree",
+        summary="Read the category forest",
+        parameters=[
+            integer_parameter("depth", 0, "Levels below the roots to include (0 = roots only)."),
+            integer_parameter("rootId", 1, "Only this category and its subtree."),
+            language_parameter(),
+        ],
+        responses=envelope_responses(
+            200,
+            "CategoryTreeNode",
+            envelope="collection",
+            errors=[Code.SCHEMA_VALIDATION, Code.CATEGORY_NOT_FOUND],
+        ),
+    )
     def tree(self, request):
         """The whole forest (or one tree) with nested children, from one query."""
         language = response_language(request.query_params.get("language"))
@@ -119,11 +209,46 @@ class CategoryViewSet(ResourceViewSet):
         return Response({"data": roots, "messages": [], "total": len(roots)})
 
     # Writes ------------------------------------------------------------------------------
+    @extend_schema(
+        operation_id="categories_create",
+        summary="Create a category",
+        description="Without `parent` the category is a root.",
+        request=struct_body(CategoryWrite),
+        parameters=[etag_header(201)],
+        responses=envelope_responses(
+            201,
+            "Category",
+            errors=[*BODY_ERRORS, Code.PARENT_CATEGORY_NOT_FOUND, Code.CATEGORY_EXISTS],
+        ),
+    )
     def create(self, request):
         item = convert(self.body(), CategoryWrite)
         record = services.category_create(changes=category_changes(item))
         return self._written(record, "Category created", status=201)
 
+    @extend_schema(
+        operation_id="categories_partial_update",
+        summary="Change a category",
+        description=(
+            "Partial update. A new `parent` moves the whole subtree; `parent: null` makes it "
+            "a root."
+        ),
+        request=struct_body(CategoryWrite),
+        parameters=[*lookup_parameters(CATEGORY_LOOKUP), IF_MATCH, etag_header(200)],
+        responses=envelope_responses(
+            200,
+            "Category",
+            errors=[
+                *BODY_ERRORS,
+                *LOOKUP_ERRORS,
+                Code.CATEGORY_NOT_FOUND,
+                Code.PARENT_CATEGORY_NOT_FOUND,
+                Code.CATEGORY_EXISTS,
+                Code.PRECONDITION_FAILED,
+                Code.CATEGORY_CYCLE,
+            ],
+        ),
+    )
     def partial_update(self, request, key, value):
         category_id = CATEGORY_LOOKUP.resolve_id(Category.objects, key, value, request.query_params)
         item = convert(self.body(), CategoryWrite)
@@ -132,11 +257,51 @@ class CategoryViewSet(ResourceViewSet):
         )
         return self._written(record, "Category updated")
 
+    @extend_schema(
+        operation_id="categories_destroy",
+        summary="Delete a category",
+        description="Only an empty leaf: no children, products or clusters.",
+        parameters=[*lookup_parameters(CATEGORY_LOOKUP), IF_MATCH],
+        responses=envelope_responses(
+            200,
+            errors=[
+                *LOOKUP_ERRORS,
+                Code.CATEGORY_NOT_FOUND,
+                Code.CATEGORY_NOT_EMPTY,
+                Code.PRECONDITION_FAILED,
+            ],
+        ),
+    )
     def destroy(self, request, key, value):
         category_id = CATEGORY_LOOKUP.resolve_id(Category.objects, key, value, request.query_params)
         services.category_delete(category_id=category_id, if_match=self.if_match)
         return done("Category deleted")
 
+    @extend_schema(
+        operation_id="categories_translation_destroy",
+        summary="Delete a translation of a category",
+        description=(
+            "Clears the language in every localized field; the default language cannot be removed."
+        ),
+        parameters=[
+            *lookup_parameters(CATEGORY_LOOKUP),
+            OpenApiParameter(
+                "language",
+                {"type": "string", "enum": settings.CATALOGUE_LANGUAGES},
+                OpenApiParameter.PATH,
+                description="The language to remove (any case).",
+            ),
+        ],
+        responses=envelope_responses(
+            200,
+            errors=[
+                *LOOKUP_ERRORS,
+                Code.SCHEMA_VALIDATION,
+                Code.CATEGORY_NOT_FOUND,
+                Code.TRANSLATION_NOT_FOUND,
+            ],
+        ),
+    )
     def remove_translation(self, request, key, value, language):
         category_id = CATEGORY_LOOKUP.resolve_id(Category.objects, key, value, request.query_params)
         code = language_code(language, "language")

@@ -21,6 +21,18 @@ def slug_constraints(prefix: str) -> list[models.UniqueConstraint]:
     ]
 
 
+def slug_prefix_indexes(prefix: str) -> list[models.Index]:
+    """One varchar_pattern_ops index per language: slug prefix ranges for de-duplication."""
+    return [
+        models.Index(
+            fields=[f"slug_{code}"],
+            opclasses=["varchar_pattern_ops"],
+            name=f"{prefix}_slug_{code}_prefix",
+        )
+        for code, _ in settings.LANGUAGES
+    ]
+
+
 class LocalizedContent(models.Model):
     """The localized fields shared by products, categories and clusters."""
 
@@ -47,6 +59,7 @@ class Category(MPTTModel, LocalizedModel, LocalizedContent):
     class Meta:
         verbose_name_plural = "categories"
         constraints = slug_constraints("category")
+        indexes = slug_prefix_indexes("category")
 
     class MPTTMeta:
         order_insertion_by = []

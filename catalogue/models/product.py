@@ -5,7 +5,13 @@ from django.db.models import Q
 from django.db.models.functions import Upper
 
 from catalogue.models.base import ExternalSource, LocalizedModel
-from catalogue.models.category import SHORT_TEXT, Category, LocalizedContent, slug_constraints
+from catalogue.models.category import (
+    SHORT_TEXT,
+    Category,
+    LocalizedContent,
+    slug_constraints,
+    slug_prefix_indexes,
+)
 
 
 class ProductStatus(models.TextChoices):
@@ -100,6 +106,7 @@ class Product(LocalizedModel, LocalizedContent):
             ],
         ]
         indexes = [
+            *slug_prefix_indexes("product"),
             models.Index(fields=["sku"], name="product_sku"),
             models.Index(Upper("sku"), name="product_sku_upper"),
             models.Index(Upper("supplier_code"), name="product_supplier_code_upper"),

@@ -7,14 +7,13 @@ from typing import Any
 
 from django.conf import settings
 from django.db import connection
-from django.utils.text import slugify
 
 from catalogue.errors import CatalogueError, Code
 from catalogue.localized import localized_fields
 from catalogue.models.base import now_ms, record_etag
+from catalogue.services.slugs import allocate_slugs
 
 SLUG_PATTERN = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
-SLUG_MAX_LENGTH = 1000
 
 
 @dataclass
@@ -79,13 +78,8 @@ def require_default_name(record, entity: str) -> None:
         )
 
 
-def _slug_base(name: str) -> str:
-    base = slugify(name)[: SLUG_MAX_LENGTH - 12].strip("-")
-    return base or "item"
-
-
 def generate_slugs(record, model, explicit: set[str]) -> set[str]:
-    """Fill empty slugs from names, de-duplicated with -2, -3...; return changed attnames.
+    """Fill empty slugs from names (de-duplicated with -2, -3, …); return changed attnames.
 
     Languages in `explicit` were given by the caller and are left to the unique constraint.
     """
@@ -94,19 +88,7 @@ def generate_slugs(record, model, explicit: set[str]) -> set[str]:
         slug_attr, name = f"slug_{code}", getattr(record, f"name_{code}") or ""
         if code.upper() in explicit or getattr(record, slug_attr) or not name:
             continue
-        base = _slug_base(name)
-        taken = set(
-            model._default_manager.filter(
-                **{f"{slug_attr}__regex": rf"^{re.escape(base)}(-[0-9]+)?$"}
-            )
-            .exclude(pk=record.pk)
-            .values_list(slug_attr, flat=True)
-        )
-        candidate, number = base, 1
-        while candidate in taken:
-            number += 1
-            candidate = f"{base}-{number}"
-        setattr(record, slug_attr, candidate)
+        setattr(record, slug_attr, allocate_slugs(model, code, [(record.pk, name)])[record.pk])
         changed.add(slug_attr)
     return changed
 
