@@ -5,7 +5,7 @@ from django.urls import re_path
 from api.views import service
 from api.views.categories import CategoryViewSet
 from api.views.category_products import CategoryProductsViewSet
-from api.views.products import ProductViewSet
+from api.views.products import ProductBulkViewSet, ProductViewSet
 
 KEY = r"(?P<key>[^/]+)/(?P<value>[^/]+)"
 
@@ -17,6 +17,7 @@ def route(pattern: str, view, name: str):
 categories = CategoryViewSet.as_view
 category_products = CategoryProductsViewSet.as_view
 products = ProductViewSet.as_view
+product_bulk = ProductBulkViewSet.as_view
 
 urlpatterns = [
     route("categories", categories({"get": "list", "post": "create"}), "category-list"),
@@ -49,6 +50,12 @@ urlpatterns = [
     route("products", products({"get": "list", "post": "create"}), "product-list"),
     route("products/search", products({"post": "search"}), "product-search"),
     route("products/export", products({"get": "export"}), "product-export"),
+    route(
+        "products/bulk/(?P<key>[^/]+)/delete",
+        product_bulk({"post": "delete"}),
+        "product-bulk-delete",
+    ),
+    route("products/bulk/(?P<key>[^/]+)", product_bulk({"post": "upsert"}), "product-bulk"),
     route(f"products/{KEY}/categories", products({"get": "categories"}), "product-categories"),
     route(
         rf"products/{KEY}/translation/(?P<language>[^/]+)",

@@ -1,8 +1,10 @@
 from api.envelope import paged, parse_page
+from api.exceptions import ApiError
 from api.filters import ProductFilterSet
 from api.lookups import PRODUCT_LOOKUP
 from api.serializers.category import category_queryset, present_categories
 from api.serializers.product import (
+    PLAIN_FIELDS,
     PRODUCT_EXPANDS,
     ProductWrite,
     present_products,
@@ -10,9 +12,18 @@ from api.serializers.product import (
     product_queryset,
 )
 from api.serializers.read import response_language
-from api.views.base import RecordViewSet
+from api.views.base import RecordViewSet, ResourceViewSet
+from api.views.bulk import (
+    BulkKey,
+    build_items,
+    directive_fields,
+    read_bulk_request,
+    results_response,
+)
+from catalogue.errors import Code
 from catalogue.models import ProductCategory
 from catalogue.services import product as services
+from catalogue.services.product_bulk import product_bulk_delete, product_bulk_upsert
 
 
 class ProductViewSet(RecordViewSet):
@@ -63,3 +74,69 @@ class ProductViewSet(RecordViewSet):
         for row in rows:
             row["isPrimary"] = links[row["id"]]
         return paged(rows, page, len(records))
+
+
+PRODUCT_BULK_KEYS = {
+    "id": BulkKey(("id",)),
+    "sourceId": BulkKey(("source", "sourceId")),
+    "sku": BulkKey(("sku",)),
+    "supplierCode": BulkKey(("supplier", "supplierCode")),
+}
+PRODUCT_BULK_LIMIT = 2000
+PRODUCT_DIRECTIVE_FIELDS = directive_fields(
+    {**{api: model for api, (model, _) in PLAIN_FIELDS.items()}, "attributes": "attributes"}
+)
+
+
+def _bulk_key(lookup_key: str) -> BulkKey:
+    key = PRODUCT_BULK_KEYS.get(lookup_key)
+    if key is None:
+        raise ApiError(
+            Code.INVALID_LOOKUP_KEY,
+            f"Lookup key [{lookup_key}] is not supported for product bulk "
+            f"(use {', '.join(PRODUCT_BULK_KEYS)})",
+        )
+    return key
+
+
+class ProductBulkViewSet(ResourceViewSet):
+    scope_entity = "product"
+
+    def upsert(self, request, key):
+        bulk_key = _bulk_key(key)
+        bulk = read_bulk_request(
+            request,
+            resource="products",
+            limit=PRODUCT_BULK_LIMIT,
+            field_names=PRODUCT_DIRECTIVE_FIELDS,
+        )
+        items = build_items(
+            bulk.raw_items,
+            lookup_key=key,
+            key=bulk_key,
+            struct=ProductWrite,
+            to_changes=product_changes,
+        )
+        product_bulk_upsert(
+            items=items,
+            lookup_key=key,
+            directives=bulk.directives,
+            dry_run=bulk.dry_run,
+            atomic=bulk.atomic,
+        )
+        return results_response(items, key, bulk.dry_run)
+
+    def delete(self, request, key):
+        bulk_key = _bulk_key(key)
+        bulk = read_bulk_request(
+            request,
+            resource="products",
+            limit=PRODUCT_BULK_LIMIT,
+            field_names={},
+            with_directives=False,
+        )
+        items = build_items(
+            bulk.raw_items, lookup_key=key, key=bulk_key, struct=None, to_changes=None
+        )
+        product_bulk_delete(items=items, lookup_key=key, dry_run=bulk.dry_run, atomic=bulk.atomic)
+        return results_response(items, key, bulk.dry_run)
