@@ -16,19 +16,22 @@ logger = logging.getLogger("api")
 class ApiError(exceptions.APIException):
     """An error raised in the API layer that carries a contract error code."""
 
-    def __init__(self, code: Code, *messages: str, headers: dict | None = None):
+    def __init__(
+        self, code: Code, *messages: str, headers: dict | None = None, status: int | None = None
+    ):
         self.code = code
         self.messages = list(messages) or [code.type_name]
         self.headers = headers or {}
-        self.status_code = code.status
+        # The contract pins a few code/status pairs that differ from the code's usual status.
+        self.status_code = status or code.status
         super().__init__("; ".join(self.messages))
 
 
-def error_body(code: Code, messages: list[str]) -> dict:
+def error_body(code: Code, messages: list[str], status: int | None = None) -> dict:
     return {
         "error": {
             "code": code.number,
-            "status": code.status,
+            "status": status or code.status,
             "type": code.type_name,
             "messages": messages,
             "moreInfo": f"/v2/docs/errors#{code.number}",
@@ -64,7 +67,14 @@ _DRF_CODES: list[tuple[type[Exception], Code]] = [
 
 
 def exception_handler(exc, context):
+    from api.idempotency import Replay
+
+    if isinstance(exc, Replay):
+        return exc.response
     headers: dict[str, str] = {}
+    status = None
+    if isinstance(exc, ApiError):
+        status = exc.status_code
     if isinstance(exc, ApiError | CatalogueError):
         code, messages = exc.code, exc.messages
         headers.update(getattr(exc, "headers", {}))
@@ -91,4 +101,5 @@ def exception_handler(exc, context):
         view = context.get("view")
         auth_header = view.get_authenticate_header(request) if view and request else None
         headers["WWW-Authenticate"] = auth_header or 'Bearer realm="catalogue"'
-    return Response(error_body(code, messages), status=code.status, headers=headers)
+    status = status or code.status
+    return Response(error_body(code, messages, status), status=status, headers=headers)

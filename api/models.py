@@ -28,3 +28,24 @@ class ClientScopes(models.Model):
 
     def __str__(self) -> str:
         return self.scopes
+
+
+class IdempotencyRecord(models.Model):
+    """The first response to a POST with an Idempotency-Key, kept for replays."""
+
+    client_id = models.CharField(max_length=100)
+    key = models.CharField(max_length=255)
+    request_hash = models.CharField(max_length=64)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    completed = models.BooleanField(default=False)
+    status = models.PositiveSmallIntegerField(null=True)
+    body = models.BinaryField(null=True)
+    headers = models.JSONField(default=dict)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["client_id", "key"], name="idempotency_client_key")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.client_id}:{self.key}"

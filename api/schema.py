@@ -31,7 +31,7 @@ from api.filters import RANGE_FILTERS
 from api.serializers.common import API_NAME, SourcePair
 from catalogue.errors import Code
 from catalogue.localized import localized_fields
-from catalogue.models import Category
+from catalogue.models import Category, Product, ProductStatus, TaxCode
 
 REF_PREFIX = "#/components/schemas/"
 TOKEN_URL = "/oauth2/token/"
@@ -151,6 +151,44 @@ def envelope_responses(
         responses[304] = OpenApiResponse(
             description="Not modified: `If-None-Match` names the current `ETag`; no body."
         )
+    responses.update(error_responses([*errors, *COMMON_ERRORS]))
+    return responses
+
+
+def results_responses(*, errors: Iterable[int | Code] = (), description: str = "") -> dict:
+    """Responses of a many-item operation: 200 with one `ItemResult` per item (§1.12).
+
+    A per-item failure is reported in its result, so `errors` lists only what rejects the whole
+    request.
+    """
+    responses: dict = {
+        200: OpenApiResponse(
+            response=ref("ResultsEnvelope"),
+            description=description or "One result per item, in request order.",
+        )
+    }
+    responses.update(error_responses([*errors, *COMMON_ERRORS]))
+    return responses
+
+
+NDJSON = "application/x-ndjson"
+
+
+def export_responses(schema: str, *, errors: Iterable[int | Code] = ()) -> dict:
+    """Responses of `GET …/export`: an NDJSON stream of `schema` records, then the errors."""
+    line = f"{REF_PREFIX}{schema}"
+    responses: dict = {
+        (200, NDJSON): OpenApiResponse(
+            response={
+                "type": "string",
+                "description": (
+                    f"NDJSON: one `{schema}` object ({line}) per line, exactly as a single "
+                    "GET returns it, ordered by id; streamed, without pages."
+                ),
+            },
+            description="Every matching record, one JSON object per line.",
+        )
+    }
     responses.update(error_responses([*errors, *COMMON_ERRORS]))
     return responses
 
@@ -312,8 +350,12 @@ FILTER_DESCRIPTIONS = {
 
 def _filter_schema(filter_) -> dict:
     if isinstance(filter_, django_filters.BaseInFilter):
-        number = isinstance(filter_, django_filters.NumberFilter)
-        return array_of({"type": "integer" if number else "string"})
+        if isinstance(filter_, django_filters.NumberFilter):
+            return array_of({"type": "integer"})
+        if isinstance(filter_, django_filters.ChoiceFilter):
+            choices = [value for value, _ in filter_.extra["choices"]]
+            return array_of({"type": "string", "enum": choices})
+        return array_of({"type": "string"})
     if isinstance(filter_, django_filters.ChoiceFilter):
         return {"type": "string", "enum": [value for value, _ in filter_.extra["choices"]]}
     if isinstance(filter_, django_filters.IsoDateTimeFilter):
@@ -377,7 +419,8 @@ def _search_schema(filterset_class, expands: list[str]) -> dict:
             )
             continue
         schema = _filter_schema(filter_)
-        if isinstance(filter_, django_filters.ChoiceFilter):
+        if isinstance(filter_, django_filters.ChoiceFilter) and schema.get("type") != "array":
+            # A Y/N filter also takes a JSON boolean in a body.
             schema = {"anyOf": [schema, {"type": "boolean"}]}
         if name == "term":
             schema["description"] = FILTER_DESCRIPTIONS[name]
@@ -582,35 +625,224 @@ def _base_components() -> dict:
     }
 
 
+def _category_properties() -> dict:
+    """The fields of a category as `present_categories` builds them, without `children`."""
+    return {
+        "id": {"type": "integer"},
+        "language": ref("Language"),
+        **localized_properties(Category),
+        "hidden": ref("YesNo"),
+        "priority": {"type": "integer", "description": "Order among siblings."},
+        "parent": {
+            "oneOf": [ref("IdReference"), ref("Category"), {"type": "null"}],
+            "description": "`{id}`, the whole parent with `expands=parent`, null for a root.",
+        },
+        **source_properties(),
+        "level": {"type": "integer", "minimum": 0, "description": "0 for roots."},
+        "path": array_of(
+            {"oneOf": [{"type": "integer"}, ref("Category")]},
+            "Ancestors root-first: ids, or whole categories with `expands=path`.",
+        ),
+        "childCount": {"type": "integer", "minimum": 0},
+        "productCount": {
+            "type": "integer",
+            "minimum": 0,
+            "description": "Products and clusters in the subtree.",
+        },
+        **timestamp_properties(),
+    }
+
+
 @output_schema("Category")
 def category_schema() -> dict:
     return closed_object(
         {
-            "id": {"type": "integer"},
-            "language": ref("Language"),
-            **localized_properties(Category),
-            "hidden": ref("YesNo"),
-            "priority": {"type": "integer", "description": "Order among siblings."},
-            "parent": {
-                "oneOf": [ref("IdReference"), ref("Category"), {"type": "null"}],
-                "description": "`{id}`, the whole parent with `expands=parent`, null for a root.",
-            },
-            **source_properties(),
-            "level": {"type": "integer", "minimum": 0, "description": "0 for roots."},
-            "path": array_of(
-                {"oneOf": [{"type": "integer"}, ref("Category")]},
-                "Ancestors root-first: ids, or whole categories with `expands=path`.",
-            ),
-            "childCount": {"type": "integer", "minimum": 0},
-            "productCount": {
-                "type": "integer",
-                "minimum": 0,
-                "description": "Products and clusters in the subtree.",
-            },
-            **timestamp_properties(),
+            **_category_properties(),
             "children": array_of(ref("Category"), "Direct children; only with `expands=children`."),
         },
         optional=("children",),
+    )
+
+
+@output_schema("AssignedCategory")
+def assigned_category_schema() -> dict:
+    return closed_object(
+        {
+            **_category_properties(),
+            "parent": {
+                "oneOf": [ref("IdReference"), {"type": "null"}],
+                "description": "`{id}` of the parent, null for a root.",
+            },
+            "path": array_of({"type": "integer"}, "Ancestor ids, root-first."),
+            "isPrimary": {
+                "type": "boolean",
+                "description": "Whether this is the product's primary category.",
+            },
+        },
+        description="A category a product is in; listed primary first.",
+    )
+
+
+PRODUCT_CODES = (
+    "sku",
+    "supplier",
+    "supplierCode",
+    "manufacturer",
+    "oemCode",
+    "eanCode",
+    "barCode",
+    "shortName",
+    "package",
+    "packageUnit",
+)
+# Properties a product has only with the matching `expands` value.
+PRODUCT_EXPANDED = ("categories", "cluster")
+
+
+def _product_properties() -> dict:
+    """The fields of a product as `present_products` builds them (§2)."""
+    dimension = nullable({"type": "number", "minimum": 0})
+    return {
+        "id": {"type": "integer"},
+        "language": ref("Language"),
+        **localized_properties(Product),
+        **{name: {"type": "string", "maxLength": 255} for name in PRODUCT_CODES},
+        "status": {
+            "type": "string",
+            "enum": list(ProductStatus.values),
+            "description": ", ".join(f"{value} {label}" for value, label in ProductStatus.choices),
+        },
+        "taxCode": {"type": "string", "enum": list(TaxCode.values)},
+        "unit": {"type": "integer", "minimum": 1},
+        "minimumQuantity": {"type": "integer", "minimum": 1},
+        "packageUnitQuantity": {"type": "integer", "minimum": 0},
+        "priority": {"type": "integer", "minimum": 0},
+        "hidden": ref("YesNo"),
+        "orderable": ref("YesNo"),
+        "returnable": ref("YesNo"),
+        "physical": ref("YesNo"),
+        "width": dimension,
+        "height": dimension,
+        "depth": dimension,
+        "weight": dimension,
+        "attributes": array_of(
+            closed_object(
+                {
+                    "name": {"type": "string", "pattern": r"^[A-Z0-9_]{1,64}$"},
+                    "value": {"type": "string", "maxLength": 255},
+                }
+            ),
+            "Named values, in the order last written.",
+        ),
+        "parent": {
+            "oneOf": [ref("IdReference"), ref("Category"), {"type": "null"}],
+            "description": (
+                "The primary category: `{id}`, the whole category with `expands=parent`, or null."
+            ),
+        },
+        **source_properties(),
+        "categoryIds": array_of(
+            {"type": "integer"}, "Every category the product is in, the primary one first."
+        ),
+        "clusterId": nullable(
+            {"type": "integer", "description": "The cluster the product belongs to, or null."}
+        ),
+        **timestamp_properties(),
+        "categories": array_of(
+            ref("AssignedCategory"),
+            "Every category the product is in, primary first; only with `expands=categories`.",
+        ),
+        "cluster": {
+            "type": "null",
+            "description": "Only with `expands=cluster`; null while products are in no cluster.",
+        },
+    }
+
+
+@output_schema("Product")
+def product_schema() -> dict:
+    return closed_object(_product_properties(), optional=PRODUCT_EXPANDED)
+
+
+@output_schema("CategoryProduct")
+def category_product_schema() -> dict:
+    return closed_object(
+        {
+            **_product_properties(),
+            "class": {
+                "type": "string",
+                "enum": ["product"],
+                "description": "What the item is; only products are listed so far.",
+            },
+            "isPrimary": {
+                "type": "boolean",
+                "description": "Whether this category is the product's primary category.",
+            },
+        },
+        optional=PRODUCT_EXPANDED,
+        description="A product of a category, with its membership.",
+    )
+
+
+ITEM_ACTIONS = ["create", "update", "skip", "delete", "move", "error"]
+
+
+@output_schema("ItemResult")
+def item_result_schema() -> dict:
+    schema = closed_object(
+        {
+            "index": {
+                "type": "integer",
+                "minimum": 0,
+                "description": "Position of the item in its request array.",
+            },
+            "action": {"type": "string", "enum": ITEM_ACTIONS},
+            "id": nullable(
+                {"type": "integer", "description": "The record's id; null when not resolved."}
+            ),
+            "key": {
+                "type": ["string", "integer"],
+                "description": "The value of the lookup key the item was named by.",
+            },
+            "lookupKey": {"type": "string", "description": "Which key the item was named by."},
+            "success": {"type": "boolean"},
+            "class": {
+                "type": "string",
+                "enum": ["product", "cluster"],
+                "description": "Kind of record, where one request mixes kinds.",
+            },
+            "errors": array_of(ref("ItemError"), "Why the item failed.") | {"minItems": 1},
+        },
+        optional=("class", "errors"),
+        description="The outcome of one item of a many-item operation (§1.12).",
+    )
+    # A failed item says `error` and carries its errors; a successful one carries none.
+    schema["if"] = {"properties": {"success": {"const": False}}, "required": ["success"]}
+    schema["then"] = {"properties": {"action": {"const": "error"}}, "required": ["errors"]}
+    schema["else"] = {"properties": {"action": {"not": {"const": "error"}}, "errors": False}}
+    return schema
+
+
+@output_schema("ItemError")
+def item_error_schema() -> dict:
+    return closed_object(
+        {
+            "code": {"type": "integer", "enum": sorted({code.number for code in Code})},
+            "type": {"type": "string", "enum": sorted({code.type_name for code in Code})},
+            "messages": array_of({"type": "string"}) | {"minItems": 1},
+        },
+        description="One error of an item: a contract code (§1.10) and its messages.",
+    )
+
+
+@output_schema("ResultsEnvelope")
+def results_envelope_schema() -> dict:
+    return closed_object(
+        {
+            "data": array_of(ref("ItemResult"), "One result per item, in request order."),
+            "messages": array_of({"type": "string"}, "A summary of the outcomes."),
+        },
+        description="The results of a many-item operation (§1.12).",
     )
 
 

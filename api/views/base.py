@@ -3,6 +3,7 @@
 from django.http import HttpResponseNotModified, QueryDict
 from rest_framework import viewsets
 
+from api import idempotency
 from api.envelope import done, paged, single
 from api.exceptions import ApiError
 from api.export import export_response
@@ -17,12 +18,21 @@ class ResourceViewSet(viewsets.ViewSet):
     scope_entity: str | None = None
     read_actions: tuple[str, ...] = ("search",)
 
+    def initial(self, request, *args, **kwargs):
+        self.idempotency_claim = None
+        super().initial(request, *args, **kwargs)
+        if request.method == "POST" and getattr(request.user, "is_authenticated", False):
+            self.idempotency_claim = idempotency.begin(request._request, request.user.client_id)
+
     def finalize_response(self, request, response, *args, **kwargs):
         response = super().finalize_response(request, response, *args, **kwargs)
         limit = getattr(request, "rate_limit", None)
         if limit is not None:
             response["X-RateLimit-Limit"] = str(limit[0])
             response["X-RateLimit-Remaining"] = str(limit[1])
+        claim = getattr(self, "idempotency_claim", None)
+        if claim is not None:
+            idempotency.finish(claim, response)
         return response
 
     def body(self) -> dict:
