@@ -4,6 +4,7 @@ from django.urls import re_path
 
 from api.views import service
 from api.views.categories import CategoryViewSet
+from api.views.category_bulk import CategoryBulkViewSet
 from api.views.category_products import CategoryProductsViewSet
 from api.views.products import ProductBulkViewSet, ProductViewSet
 
@@ -15,6 +16,7 @@ def route(pattern: str, view, name: str):
 
 
 categories = CategoryViewSet.as_view
+category_bulk = CategoryBulkViewSet.as_view
 category_products = CategoryProductsViewSet.as_view
 products = ProductViewSet.as_view
 product_bulk = ProductBulkViewSet.as_view
@@ -23,6 +25,12 @@ urlpatterns = [
     route("categories", categories({"get": "list", "post": "create"}), "category-list"),
     route("categories/search", categories({"post": "search"}), "category-search"),
     route("categories/tree", categories({"get": "tree"}), "category-tree"),
+    route(
+        "categories/bulk/(?P<key>[^/]+)/delete",
+        category_bulk({"post": "delete"}),
+        "category-bulk-delete",
+    ),
+    route("categories/bulk/(?P<key>[^/]+)", category_bulk({"post": "upsert"}), "category-bulk"),
     route(f"categories/{KEY}/children", categories({"get": "children"}), "category-children"),
     route(
         f"categories/{KEY}/products", category_products({"get": "products"}), "category-products"

@@ -1,7 +1,26 @@
+from django.conf import settings
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+
 from api.envelope import paged, parse_page
-from api.exceptions import ApiError
 from api.filters import ProductFilterSet
 from api.lookups import PRODUCT_LOOKUP
+from api.schema import (
+    BODY_ERRORS,
+    IF_MATCH,
+    IF_NONE_MATCH,
+    LOOKUP_ERRORS,
+    envelope_responses,
+    etag_header,
+    expands_parameter,
+    export_responses,
+    extend_schema_actions,
+    language_parameter,
+    list_parameters,
+    lookup_parameters,
+    page_parameters,
+    search_body,
+    struct_body,
+)
 from api.serializers.category import category_queryset, present_categories
 from api.serializers.product import (
     PLAIN_FIELDS,
@@ -12,20 +31,133 @@ from api.serializers.product import (
     product_queryset,
 )
 from api.serializers.read import response_language
-from api.views.base import RecordViewSet, ResourceViewSet
-from api.views.bulk import (
-    BulkKey,
-    build_items,
-    directive_fields,
-    read_bulk_request,
-    results_response,
-)
+from api.views.base import RecordViewSet
+from api.views.bulk import BulkKey, BulkViewSet, directive_fields
 from catalogue.errors import Code
 from catalogue.models import ProductCategory
 from catalogue.services import product as services
 from catalogue.services.product_bulk import product_bulk_delete, product_bulk_upsert
 
+# Errors of resolving /products/<lookupKey>/<value>.
+PRODUCT_LOOKUP_ERRORS = (
+    *LOOKUP_ERRORS,
+    Code.PRODUCT_MULTIPLE_FOUND,
+    Code.PRODUCT_NOT_FOUND,
+)
 
+
+@extend_schema_actions(
+    list=extend_schema(
+        operation_id="products_list",
+        summary="List products",
+        parameters=list_parameters(ProductFilterSet, PRODUCT_EXPANDS),
+        responses=envelope_responses(
+            200, "Product", envelope="list", errors=[Code.SCHEMA_VALIDATION, Code.PAGINATION]
+        ),
+    ),
+    search=extend_schema(
+        operation_id="products_search",
+        summary="Search products",
+        description="The filters of the list endpoint in a JSON body. Needs the read scope.",
+        request=search_body(ProductFilterSet, PRODUCT_EXPANDS, "ProductSearch"),
+        responses=envelope_responses(
+            200, "Product", envelope="list", errors=[*BODY_ERRORS, Code.PAGINATION]
+        ),
+    ),
+    export=extend_schema(
+        operation_id="products_export",
+        summary="Export products as NDJSON",
+        description=(
+            "Every product matching the list filters, one JSON object per line, ordered by id, "
+            "streamed without pages (`page` and `offset` are ignored)."
+        ),
+        parameters=list_parameters(ProductFilterSet, PRODUCT_EXPANDS),
+        responses=export_responses("Product", errors=[Code.SCHEMA_VALIDATION, Code.PAGINATION]),
+    ),
+    retrieve=extend_schema(
+        operation_id="products_retrieve",
+        summary="Read a product",
+        parameters=[
+            *lookup_parameters(PRODUCT_LOOKUP),
+            language_parameter(),
+            expands_parameter(PRODUCT_EXPANDS),
+            IF_NONE_MATCH,
+            etag_header(200, 304),
+        ],
+        responses=envelope_responses(
+            200,
+            "Product",
+            not_modified=True,
+            errors=[*PRODUCT_LOOKUP_ERRORS, Code.SCHEMA_VALIDATION],
+        ),
+    ),
+    create=extend_schema(
+        operation_id="products_create",
+        summary="Create a product",
+        description="`parent` names the primary category; without it the product has none.",
+        request=struct_body(ProductWrite),
+        parameters=[etag_header(201)],
+        responses=envelope_responses(
+            201,
+            "Product",
+            errors=[*BODY_ERRORS, Code.PARENT_CATEGORY_NOT_FOUND, Code.PRODUCT_EXISTS],
+        ),
+    ),
+    partial_update=extend_schema(
+        operation_id="products_partial_update",
+        summary="Change a product",
+        description=(
+            "Partial update: fields not sent are left as they are. `parent` replaces the "
+            "primary category, `parent: null` removes it."
+        ),
+        request=struct_body(ProductWrite),
+        parameters=[*lookup_parameters(PRODUCT_LOOKUP), IF_MATCH, etag_header(200)],
+        responses=envelope_responses(
+            200,
+            "Product",
+            errors=[
+                *BODY_ERRORS,
+                *PRODUCT_LOOKUP_ERRORS,
+                Code.PARENT_CATEGORY_NOT_FOUND,
+                Code.PRODUCT_EXISTS,
+                Code.PRECONDITION_FAILED,
+            ],
+        ),
+    ),
+    destroy=extend_schema(
+        operation_id="products_destroy",
+        summary="Delete a product",
+        description="Removes it from its categories too.",
+        parameters=[*lookup_parameters(PRODUCT_LOOKUP), IF_MATCH],
+        responses=envelope_responses(
+            200, errors=[*PRODUCT_LOOKUP_ERRORS, Code.PRECONDITION_FAILED]
+        ),
+    ),
+    remove_translation=extend_schema(
+        operation_id="products_translation_destroy",
+        summary="Delete a translation of a product",
+        description=(
+            "Clears the language in every localized field; the default language cannot be removed."
+        ),
+        parameters=[
+            *lookup_parameters(PRODUCT_LOOKUP),
+            OpenApiParameter(
+                "language",
+                {"type": "string", "enum": settings.CATALOGUE_LANGUAGES},
+                OpenApiParameter.PATH,
+                description="The language to remove (any case).",
+            ),
+        ],
+        responses=envelope_responses(
+            200,
+            errors=[
+                *PRODUCT_LOOKUP_ERRORS,
+                Code.SCHEMA_VALIDATION,
+                Code.TRANSLATION_NOT_FOUND,
+            ],
+        ),
+    ),
+)
 class ProductViewSet(RecordViewSet):
     scope_entity = "product"
     entity = "Product"
@@ -56,6 +188,22 @@ class ProductViewSet(RecordViewSet):
     def perform_remove_translation(self, record_id, language):
         services.product_remove_translation(product_id=record_id, language=language)
 
+    @extend_schema(
+        operation_id="products_categories_list",
+        summary="List the categories of a product",
+        description="Every category the product is in, the primary one first, with `isPrimary`.",
+        parameters=[
+            *lookup_parameters(PRODUCT_LOOKUP),
+            *page_parameters(),
+            language_parameter(),
+        ],
+        responses=envelope_responses(
+            200,
+            "AssignedCategory",
+            envelope="list",
+            errors=[*PRODUCT_LOOKUP_ERRORS, Code.SCHEMA_VALIDATION, Code.PAGINATION],
+        ),
+    )
     def categories(self, request, key, value):
         """Every category the product is in, the primary one first and marked."""
         language = response_language(request.query_params.get("language"))
@@ -76,67 +224,26 @@ class ProductViewSet(RecordViewSet):
         return paged(rows, page, len(records))
 
 
-PRODUCT_BULK_KEYS = {
-    "id": BulkKey(("id",)),
-    "sourceId": BulkKey(("source", "sourceId")),
-    "sku": BulkKey(("sku",)),
-    "supplierCode": BulkKey(("supplier", "supplierCode")),
-}
-PRODUCT_BULK_LIMIT = 2000
-PRODUCT_DIRECTIVE_FIELDS = directive_fields(
-    {**{api: model for api, (model, _) in PLAIN_FIELDS.items()}, "attributes": "attributes"}
-)
-
-
-def _bulk_key(lookup_key: str) -> BulkKey:
-    key = PRODUCT_BULK_KEYS.get(lookup_key)
-    if key is None:
-        raise ApiError(
-            Code.INVALID_LOOKUP_KEY,
-            f"Lookup key [{lookup_key}] is not supported for product bulk "
-            f"(use {', '.join(PRODUCT_BULK_KEYS)})",
-        )
-    return key
-
-
-class ProductBulkViewSet(ResourceViewSet):
+class ProductBulkViewSet(BulkViewSet):
     scope_entity = "product"
+    resource = "products"
+    limit = 2000
+    keys = {
+        "id": BulkKey(("id",)),
+        "sourceId": BulkKey(("source", "sourceId")),
+        "sku": BulkKey(("sku",)),
+        "supplierCode": BulkKey(("supplier", "supplierCode")),
+    }
+    struct = ProductWrite
+    directive_fields = directive_fields(
+        {**{api: model for api, (model, _) in PLAIN_FIELDS.items()}, "attributes": "attributes"}
+    )
 
-    def upsert(self, request, key):
-        bulk_key = _bulk_key(key)
-        bulk = read_bulk_request(
-            request,
-            resource="products",
-            limit=PRODUCT_BULK_LIMIT,
-            field_names=PRODUCT_DIRECTIVE_FIELDS,
-        )
-        items = build_items(
-            bulk.raw_items,
-            lookup_key=key,
-            key=bulk_key,
-            struct=ProductWrite,
-            to_changes=product_changes,
-        )
-        product_bulk_upsert(
-            items=items,
-            lookup_key=key,
-            directives=bulk.directives,
-            dry_run=bulk.dry_run,
-            atomic=bulk.atomic,
-        )
-        return results_response(items, key, bulk.dry_run)
+    def to_changes(self, item):
+        return product_changes(item)
 
-    def delete(self, request, key):
-        bulk_key = _bulk_key(key)
-        bulk = read_bulk_request(
-            request,
-            resource="products",
-            limit=PRODUCT_BULK_LIMIT,
-            field_names={},
-            with_directives=False,
-        )
-        items = build_items(
-            bulk.raw_items, lookup_key=key, key=bulk_key, struct=None, to_changes=None
-        )
-        product_bulk_delete(items=items, lookup_key=key, dry_run=bulk.dry_run, atomic=bulk.atomic)
-        return results_response(items, key, bulk.dry_run)
+    def run_upsert(self, **kwargs):
+        return product_bulk_upsert(**kwargs)
+
+    def run_delete(self, **kwargs):
+        return product_bulk_delete(**kwargs)

@@ -1,0 +1,318 @@
+"""Bulk upsert and delete of categories on the shared bulk engine.
+
+Parents may be created earlier in the same request. Rows are written set-based and the
+nested-set columns of the forest are renumbered once per request, under the tree lock.
+"""
+
+from collections import defaultdict
+from collections.abc import Hashable
+
+from django.db import connection
+
+from catalogue.errors import CatalogueError, Code
+from catalogue.models import Category, CategorySource, ProductCategory
+from catalogue.models.base import now_ms
+from catalogue.services import sql
+from catalogue.services.bulk import BulkItem, Directives, mark_duplicate_keys, run_bulk
+from catalogue.services.bulk_records import (
+    RecordSpec,
+    apply_matches,
+    check_sources,
+    load_current,
+    match_common,
+    merge_row,
+    plan_deletes,
+    plan_slugs,
+    require_default_name,
+    resolve_category_refs,
+    row_changed,
+    wanted_sources,
+)
+from catalogue.services.common import lock_tree
+
+CATEGORIES = RecordSpec(
+    model=Category,
+    source_model=CategorySource,
+    entity="Category",
+    exists=Code.CATEGORY_EXISTS,
+    not_found=Code.CATEGORY_NOT_FOUND,
+    multiple_found=Code.CATEGORY_MULTIPLE_FOUND,
+    skipped_columns=frozenset({"id", "parent_id", "tree_id", "lft", "rght", "level"}),
+)
+TREE = "category"
+
+
+def _node(item: BulkItem) -> Hashable:
+    """The tree node an item stands for: its record id, or ("new", index) before creation."""
+    return item.record_id if item.record_id else ("new", item.index)
+
+
+def _ancestors(node: Hashable, parents: dict) -> set:
+    seen = set()
+    while node is not None and node not in seen:
+        seen.add(node)
+        node = parents.get(node)
+    return seen
+
+
+def plan_categories(items: list[BulkItem], lookup_key: str, directives: Directives) -> None:
+    """Decide each item's outcome in request order; earlier items may be later items' parents."""
+    lock_tree(TREE)
+    apply_matches(
+        CATEGORIES, items, match_common(CATEGORIES, items, lookup_key), lookup_key, directives
+    )
+    pending = [item for item in items if item.pending]
+    existing_ids = [item.record_id for item in pending if item.record_id]
+    current_rows, current_sources = load_current(CATEGORIES, existing_ids)
+    parents: dict[Hashable, Hashable] = dict(Category.objects.values_list("id", "parent_id"))
+    for item in pending:
+        if item.record_id not in current_rows:
+            item.record_id = None
+    refs = [
+        item.changes.relations.get("parent")
+        for item in pending
+        if "parent" in item.changes.relations
+    ]
+    in_database = resolve_category_refs(refs)
+    claimed_pairs: dict[tuple, BulkItem] = {}
+    for item in pending:
+        current = current_rows.get(item.record_id)
+        item.extra["row"] = merge_row(CATEGORIES, item, current, directives)
+        if not require_default_name(CATEGORIES, item):
+            continue
+        old_sources = current_sources.get(item.record_id, [])
+        item.extra["sources"] = wanted_sources(item, old_sources)
+        item.extra["sources_changed"] = item.extra["sources"] != old_sources
+        node = _node(item)
+        old_parent = current["parent_id"] if current else None
+        new_parent = old_parent
+        moving = "parent" in item.changes.relations and not (
+            current and directives.skip_move_on_update
+        )
+        if moving:
+            ref = item.changes.relations["parent"]
+            if ref is None:
+                new_parent = None
+            else:
+                earlier = claimed_pairs.get((ref.source, ref.source_id)) if ref.id is None else None
+                new_parent = _node(earlier) if earlier else in_database.get(ref)
+                if new_parent is None:
+                    item.fail(
+                        CatalogueError(
+                            Code.PARENT_CATEGORY_NOT_FOUND,
+                            f"Parent category with {ref.describe()} not found",
+                        )
+                    )
+                    continue
+                if node in _ancestors(new_parent, parents):
+                    item.fail(
+                        CatalogueError(
+                            Code.CATEGORY_CYCLE,
+                            f"Category {item.key_value} cannot be moved under itself or one of "
+                            "its descendants",
+                        )
+                    )
+                    continue
+        item.extra["parent"] = new_parent
+        item.extra["parent_changed"] = current is None or new_parent != old_parent
+        parents[node] = new_parent
+        for pair in item.extra["sources"]:
+            claimed_pairs[pair] = item
+    check_sources(CATEGORIES, pending)
+    plan_slugs(CATEGORIES, pending)
+    _fail_orphans(pending)
+    for item in pending:
+        if not item.pending:
+            continue
+        current = current_rows.get(item.record_id)
+        if current is None:
+            item.action = "create"
+        else:
+            item.action = "update"
+            item.extra["row_changed"] = row_changed(item, current)
+
+
+def _fail_orphans(items: list[BulkItem]) -> None:
+    """An item whose parent is a failed item of the same request fails too."""
+    failed = {("new", item.index) for item in items if item.error is not None}
+    changed = True
+    while changed:
+        changed = False
+        for item in items:
+            if item.pending and item.extra.get("parent") in failed:
+                item.fail(
+                    CatalogueError(
+                        Code.PARENT_CATEGORY_NOT_FOUND,
+                        f"Parent category of {item.key_value} failed earlier in this request",
+                    )
+                )
+                failed.add(("new", item.index))
+                changed = True
+
+
+def write_categories(items: list[BulkItem]) -> None:
+    now = now_ms()
+    creates = [item for item in items if item.action == "create"]
+    updates = [
+        item
+        for item in items
+        if item.action == "update"
+        and (
+            item.extra["row_changed"]
+            or item.extra["sources_changed"]
+            or item.extra["parent_changed"]
+        )
+    ]
+    new_ids = dict(
+        zip(
+            (("new", item.index) for item in creates),
+            sql.allocate_ids(Category, len(creates)),
+            strict=True,
+        )
+    )
+    for item in creates:
+        item.record_id = new_ids[("new", item.index)]
+        item.extra["row"].update(id=item.record_id, created_at=now, last_modified_at=now)
+    for item in updates:
+        item.extra["row"].update(id=item.record_id, last_modified_at=now)
+    for item in creates + updates:
+        parent = item.extra["parent"]
+        # Placeholder nested-set values; the forest is renumbered below.
+        item.extra["row"].update(
+            parent_id=new_ids.get(parent, parent), tree_id=0, lft=0, rght=0, level=0
+        )
+    columns = CATEGORIES.columns()
+    sql.insert_rows(
+        Category,
+        ["id", *columns, "parent_id", "tree_id", "lft", "rght", "level"],
+        [item.extra["row"] for item in creates],
+    )
+    sql.update_rows(
+        Category,
+        [c for c in columns if c != "created_at"] + ["parent_id"],
+        [item.extra["row"] for item in updates],
+    )
+    touched = creates + updates
+    sql.replace_sources(
+        CategorySource,
+        [item.record_id for item in touched if item.extra["sources_changed"]],
+        {item.record_id: item.extra["sources"] for item in touched},
+    )
+    moved = [item.record_id for item in touched if item.extra["parent_changed"]]
+    if moved:
+        renumber_forest(moved)
+
+
+def renumber_forest(appended: list[int] = ()) -> None:
+    """Recompute tree_id, lft, rght and level of every category from the parent links.
+
+    Siblings keep their order; `appended` nodes (created or moved in this request) become
+    the last children of their parents, in the given order. Only changed rows are written.
+    """
+    rows = list(
+        Category.objects.order_by("tree_id", "lft", "id").values_list(
+            "id", "parent_id", "tree_id", "lft", "rght", "level"
+        )
+    )
+    late = {node: position for position, node in enumerate(appended)}
+    order = {
+        node: (1, late[node], 0) if node in late else (0, tree_id, lft)
+        for node, _, tree_id, lft, *_ in rows
+    }
+    old = {row[0]: row[2:] for row in rows}
+    children: dict[int | None, list[int]] = defaultdict(list)
+    for node, parent, *_ in rows:
+        children[parent].append(node)
+    updates = []
+    for tree_id, root in enumerate(sorted(children[None], key=order.get), start=1):
+        counter = 0
+        lefts: dict[int, int] = {}
+        stack = [(root, 0, False)]
+        while stack:
+            node, level, closing = stack.pop()
+            counter += 1
+            if closing:
+                numbers = (tree_id, lefts[node], counter, level)
+                if old[node] != numbers:
+                    updates.append((node, *numbers))
+                continue
+            lefts[node] = counter
+            stack.append((node, level, True))
+            for child in sorted(children[node], key=order.get, reverse=True):
+                stack.append((child, level + 1, False))
+    if updates:
+        table = Category._meta.db_table
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"UPDATE {table} AS t SET tree_id = v.tree_id, lft = v.lft, rght = v.rght, "
+                "level = v.level FROM unnest(%s::bigint[], %s::int[], %s::int[], %s::int[], "
+                "%s::int[]) AS v(id, tree_id, lft, rght, level) WHERE t.id = v.id",
+                [list(column) for column in zip(*updates, strict=True)],
+            )
+
+
+def category_bulk_upsert(
+    *,
+    items: list[BulkItem],
+    lookup_key: str,
+    directives: Directives,
+    dry_run: bool = False,
+    atomic: bool = False,
+) -> list[BulkItem]:
+    """Create or update many categories; parents may be created earlier in the request."""
+    mark_duplicate_keys(items, lookup_key)
+    return run_bulk(
+        items,
+        plan=lambda batch: plan_categories(batch, lookup_key, directives),
+        write=write_categories,
+        dry_run=dry_run,
+        atomic=atomic,
+    )
+
+
+def category_bulk_delete(
+    *, items: list[BulkItem], lookup_key: str, dry_run: bool = False, atomic: bool = False
+) -> list[BulkItem]:
+    """Delete many empty leaf categories; a category with children or products fails 30008."""
+    mark_duplicate_keys(items, lookup_key)
+
+    def plan(batch):
+        lock_tree(TREE)
+        plan_deletes(CATEGORIES, batch, match_common(CATEGORIES, batch, lookup_key), lookup_key)
+        ids = [item.record_id for item in batch if item.action == "delete"]
+        with_children = set(
+            Category.objects.filter(parent_id__in=ids).values_list("parent_id", flat=True)
+        )
+        with_products = set(
+            ProductCategory.objects.filter(category_id__in=ids).values_list(
+                "category_id", flat=True
+            )
+        )
+        for item in batch:
+            if item.action != "delete":
+                continue
+            reason = (
+                "it has child categories"
+                if item.record_id in with_children
+                else "it contains products"
+                if item.record_id in with_products
+                else None
+            )
+            if reason:
+                item.fail(
+                    CatalogueError(
+                        Code.CATEGORY_NOT_EMPTY,
+                        f"Category with id [{item.record_id}] is not empty: {reason}",
+                    )
+                )
+
+    def write(batch):
+        ids = [item.record_id for item in batch]
+        CategorySource.objects.filter(owner_id__in=ids).delete()
+        with connection.cursor() as cursor:
+            cursor.execute(f"DELETE FROM {Category._meta.db_table} WHERE id = ANY(%s)", [ids])
+        renumber_forest()
+
+    return run_bulk(
+        items, plan=plan, write=write, dry_run=dry_run, atomic=atomic, writes=("delete",)
+    )
