@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterable
 import django_filters
 import msgspec
 from django.conf import settings
-from drf_spectacular.drainage import warn
+from drf_spectacular.drainage import isolate_view_method, warn
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse
 from rest_framework.permissions import SAFE_METHODS
@@ -109,6 +109,25 @@ def search_body(filterset_class, expands: Iterable[str], name: str) -> dict:
     """The `POST …/search` body for a resource: the list filters in their JSON form."""
     _generated[name] = _search_schema(filterset_class, sorted(expands))
     return {"application/json": ref(name)}
+
+
+def extend_schema_actions(**decorators):
+    """`extend_schema_view` for the actions of a ViewSet routed with `as_view({method: action})`.
+
+    drf-spectacular's `extend_schema_view` only accepts the standard method names and `@action`
+    methods, and the routes here map custom actions (`search`, `export`, …) by name. This takes
+    any action: an inherited method is wrapped on the decorated class first, so the base class
+    and its other subclasses keep their own documentation.
+    """
+
+    def decorate(view):
+        for name, decorator in decorators.items():
+            if not callable(getattr(view, name, None)):
+                raise AttributeError(f"{view.__name__} has no action {name}")
+            decorator(isolate_view_method(view, name))
+        return view
+
+    return decorate
 
 
 # Responses -------------------------------------------------------------------------------------
@@ -801,8 +820,10 @@ def item_result_schema() -> dict:
                 {"type": "integer", "description": "The record's id; null when not resolved."}
             ),
             "key": {
-                "type": ["string", "integer"],
-                "description": "The value of the lookup key the item was named by.",
+                "description": (
+                    "The item's value of the lookup key, as sent (an id, a source id, a code); "
+                    "null when the item lacks it."
+                ),
             },
             "lookupKey": {"type": "string", "description": "Which key the item was named by."},
             "success": {"type": "boolean"},

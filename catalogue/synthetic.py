@@ -5,6 +5,9 @@ products takes minutes, not hours.
 """
 
 import random
+import sys
+import time
+import zlib
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -102,8 +105,6 @@ def build_categories(count: int, rng: random.Random) -> list[int]:
             visit(child, tree_id, level + 1)
         counter += 1
         rows.append((node, parents[node], tree_id, lft, counter, level))
-
-    import sys
 
     sys.setrecursionlimit(max(10000, count * 2))
     for tree_id, root in enumerate(children[None], start=1):
@@ -233,3 +234,127 @@ def build(products: int, categories: int, seed: int = 7) -> Dataset:
         for table in (Category, Product, ProductSource, ProductCategory):
             cursor.execute(f"ANALYZE {table._meta.db_table}")
     return Dataset(products=products, categories=categories)
+
+
+def bulk_items(prefix: str, leaves: list[int], version: int, count: int = 2000) -> list[dict]:
+    """API items for a bulk benchmark: 4 languages, 2 sources and a category each.
+
+    The same prefix gives the same products; `version` changes their names and weight.
+    """
+    rng = random.Random(zlib.crc32(prefix.encode()))
+    codes = settings.CATALOGUE_LANGUAGES[:4]
+    suffix = "" if version == 1 else f" v{version}"
+    items = []
+    for number in range(count):
+        names = _name(rng)
+        items.append(
+            {
+                "source": "erp",
+                "sourceId": f"BK-{prefix}-{number}",
+                "sources": [
+                    {"source": "erp", "sourceId": f"BK-{prefix}-{number}"},
+                    {"source": "pim", "sourceId": f"PIM-{prefix}-{number}"},
+                ],
+                "names": [
+                    {"language": code, "value": name + suffix}
+                    for code, name in zip(codes, names, strict=False)
+                ],
+                "descriptions": [
+                    {"language": code, "value": f"{name}. " * 4}
+                    for code, name in zip(codes, names, strict=False)
+                ],
+                "sku": f"BK-{prefix}-{number}",
+                "supplier": SUPPLIERS[number % len(SUPPLIERS)],
+                "supplierCode": f"BK{number:07d}",
+                "manufacturer": MANUFACTURERS[number % len(MANUFACTURERS)],
+                "eanCode": f"99{number:011d}",
+                "status": "A",
+                "weight": 1.5 + version,
+                "attributes": [{"name": "SIZE", "value": "M"}],
+                "parent": {"id": leaves[number % len(leaves)]},
+            }
+        )
+    return items
+
+
+def raw_floor(prefix: str, leaves: list[int], count: int = 2000) -> tuple[float, float]:
+    """Write the rows a bulk request writes with plain psycopg executemany; return ms (create,
+    update). This is the floor the API is measured against."""
+    fields = [
+        f.column for f in Product._meta.concrete_fields if f.column not in ("id", "search_vector")
+    ]
+    languages = _languages()
+    ids = []
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)",
+            [Product._meta.db_table, count],
+        )
+        ids = [row[0] for row in cursor.fetchall()]
+    timings = []
+    for version in (1, 2):
+        items = bulk_items(prefix, leaves, version, count)
+        rows = []
+        for pk, item in zip(ids, items, strict=True):
+            values = {f: "" for f in fields}
+            for element in item["names"]:
+                values[f"name_{element['language'].lower()}"] = element["value"]
+                values[f"slug_{element['language'].lower()}"] = _slug(element["value"], pk)
+            for element in item["descriptions"]:
+                values[f"description_{element['language'].lower()}"] = element["value"]
+            values.update(
+                created_at=BASE_TIME,
+                last_modified_at=BASE_TIME,
+                language=languages[0].upper(),
+                sku=item["sku"],
+                supplier=item["supplier"],
+                supplier_code=item["supplierCode"],
+                manufacturer=item["manufacturer"],
+                ean_code=item["eanCode"],
+                status="A",
+                tax_code="H",
+                unit=1,
+                minimum_quantity=1,
+                package_unit_quantity=1,
+                priority=0,
+                hidden=False,
+                orderable=True,
+                returnable=True,
+                physical=True,
+                width=None,
+                height=None,
+                depth=None,
+                weight=item["weight"],
+                attributes='[{"name": "SIZE", "value": "M"}]',
+                search_text=search_document(*(e["value"] for e in item["names"]), item["sku"]),
+            )
+            rows.append([pk, *(values[f] for f in fields)])
+        columns = ", ".join(["id", *fields])
+        placeholders = ", ".join(["%s"] * (len(fields) + 1))
+        assignments = ", ".join(f"{f} = EXCLUDED.{f}" for f in fields if f != "created_at")
+        raw = connection.connection
+        started = time.perf_counter()
+        with raw.transaction(), raw.cursor() as cursor:
+            cursor.executemany(
+                f"INSERT INTO {Product._meta.db_table} ({columns}) VALUES ({placeholders}) "
+                f"ON CONFLICT (id) DO UPDATE SET {assignments}",
+                rows,
+            )
+            cursor.executemany(
+                f"INSERT INTO {ProductSource._meta.db_table} (owner_id, source, source_id, position) "
+                "VALUES (%s, %s, %s, %s) ON CONFLICT (source, source_id) "
+                "DO UPDATE SET owner_id = EXCLUDED.owner_id, position = EXCLUDED.position",
+                [
+                    (pk, pair["source"], pair["sourceId"], position)
+                    for pk, item in zip(ids, items, strict=True)
+                    for position, pair in enumerate(item["sources"])
+                ],
+            )
+            cursor.executemany(
+                f"INSERT INTO {ProductCategory._meta.db_table} (product_id, category_id, is_primary) "
+                "VALUES (%s, %s, true) ON CONFLICT (product_id, category_id) "
+                "DO UPDATE SET is_primary = true",
+                [(pk, item["parent"]["id"]) for pk, item in zip(ids, items, strict=True)],
+            )
+        timings.append((time.perf_counter() - started) * 1000)
+    return timings[0], timings[1]

@@ -3,6 +3,7 @@
 from typing import Annotated
 
 import msgspec
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from msgspec import UNSET, Meta, Struct, UnsetType
 from rest_framework.response import Response
 
@@ -10,8 +11,19 @@ from api.envelope import paged, parse_page
 from api.exceptions import ApiError
 from api.lookups import CATEGORY_LOOKUP
 from api.results import item_result, summary
+from api.schema import (
+    BODY_ERRORS,
+    LOOKUP_ERRORS,
+    envelope_responses,
+    expands_parameter,
+    language_parameter,
+    lookup_parameters,
+    page_parameters,
+    results_responses,
+    struct_body,
+)
 from api.serializers.common import convert
-from api.serializers.product import present_products, product_queryset
+from api.serializers.product import PRODUCT_EXPANDS, present_products, product_queryset
 from api.serializers.read import parse_expands, response_language
 from api.views.base import ResourceViewSet
 from catalogue.errors import CatalogueError, Code
@@ -84,6 +96,37 @@ class CategoryProductsViewSet(ResourceViewSet):
         "remove": ["product.read"],
     }
 
+    @extend_schema(
+        operation_id="categories_products_list",
+        summary="List the products of a category",
+        description=(
+            "Ordered by id; each item carries `class` and `isPrimary` (whether this category is "
+            "the product's primary one)."
+        ),
+        parameters=[
+            *lookup_parameters(CATEGORY_LOOKUP),
+            OpenApiParameter(
+                "descendants",
+                {"type": "boolean", "default": False},
+                OpenApiParameter.QUERY,
+                description="Include the products of every category in the subtree.",
+            ),
+            *page_parameters(),
+            language_parameter(),
+            expands_parameter(PRODUCT_EXPANDS),
+        ],
+        responses=envelope_responses(
+            200,
+            "CategoryProduct",
+            envelope="list",
+            errors=[
+                *LOOKUP_ERRORS,
+                Code.SCHEMA_VALIDATION,
+                Code.PAGINATION,
+                Code.CATEGORY_NOT_FOUND,
+            ],
+        ),
+    )
     def products(self, request, key, value):
         """Products in the category (or its subtree with ?descendants=true), by id."""
         params = request.query_params
@@ -117,9 +160,37 @@ class CategoryProductsViewSet(ResourceViewSet):
             row["isPrimary"] = row["id"] in primary
         return paged(rows, page, items_found)
 
+    @extend_schema(
+        operation_id="categories_products_add",
+        summary="Add products and clusters to a category",
+        description=(
+            f"At most {MAX_ITEMS} references in all, each `{{id}}` or `{{sourceId, source}}`. "
+            "Products join as extra (non-primary) members. One result per reference, products "
+            "first: `move` on success, else `error` with 80006 (no such product), 30004 (already "
+            "in the category), 10017 (bad or repeated reference) or 20006 (clusters are not "
+            "available yet)."
+        ),
+        request=struct_body(MembershipBody),
+        parameters=lookup_parameters(CATEGORY_LOOKUP),
+        responses=results_responses(errors=[*BODY_ERRORS, *LOOKUP_ERRORS, Code.CATEGORY_NOT_FOUND]),
+    )
     def add(self, request, key, value):
         return self._change(key, value, category_add_products)
 
+    @extend_schema(
+        operation_id="categories_products_remove",
+        summary="Remove products and clusters from a category",
+        description=(
+            f"At most {MAX_ITEMS} references in all, each `{{id}}` or `{{sourceId, source}}`. "
+            "One result per reference, products first: `move` on success, else `error` with "
+            "80006 (no such product), 30006 (not in the category), 30010 (it is the product's "
+            "primary category), 10017 (bad or repeated reference) or 20006 (clusters are not "
+            "available yet)."
+        ),
+        request=struct_body(MembershipBody),
+        parameters=lookup_parameters(CATEGORY_LOOKUP),
+        responses=results_responses(errors=[*BODY_ERRORS, *LOOKUP_ERRORS, Code.CATEGORY_NOT_FOUND]),
+    )
     def remove(self, request, key, value):
         return self._change(key, value, category_remove_products)
 

@@ -2,10 +2,12 @@ import random
 import time
 from urllib.parse import quote
 
+import orjson
 import psycopg
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
 from django.db import connection, connections
+from django.db.models import F
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
@@ -13,6 +15,7 @@ from api import benchmark as bench
 from api.services import api_client_create
 from catalogue import synthetic
 from catalogue.models import Category, Product
+from catalogue.synthetic import bulk_items, raw_floor
 
 SEARCH_SHAPES = [
     ("term", "/v2/products?term=brass%20valve"),
@@ -54,6 +57,9 @@ class Command(BaseCommand):
         parser.add_argument("--clients", type=int, default=4, help="Keep-alive client processes.")
         parser.add_argument("--runs", type=int, default=40, help="Requests per search shape.")
         parser.add_argument("--rebuild", action="store_true", help="Rebuild the dataset.")
+        parser.add_argument(
+            "--bulk-rounds", type=int, default=5, help="Rounds of each 2000-item bulk request."
+        )
 
     def handle(self, *args, **options):
         started = time.monotonic()
@@ -69,6 +75,8 @@ class Command(BaseCommand):
             self._single_get(server, headers, options, rows)
             self._searches(server, headers, options, rows)
             self._export(server, headers, rows)
+            if options["bulk_rounds"]:
+                self._bulk(server, headers, options["bulk_rounds"], rows)
         self._query_counts(token, rows)
         self.stdout.write("")
         self.stdout.write(bench.table(rows, ("measurement", "value", "notes")))
@@ -149,6 +157,62 @@ class Command(BaseCommand):
                 "export worker peak RSS MB",
                 f"{peak.peak / 2**20:.0f}",
                 f"idle {idle / 2**20:.0f} MB before the export",
+            )
+        )
+
+    def _bulk(self, server, headers, rounds, rows):
+        """2000-product bulk requests through the server against raw psycopg on the same rows."""
+        leaves = list(
+            Category.objects.filter(rght=F("lft") + 1).order_by("id").values_list("id", flat=True)
+        )
+        run = time.time_ns()
+        timings = {"create": [], "update": [], "unchanged": []}
+        floor = {"create": [], "update": []}
+        with bench.PeakRss(server) as peak:
+            idle = peak.peak
+            for number in range(rounds):
+                items = bulk_items(f"{run}-{number}", leaves, version=1)
+                changed = bulk_items(f"{run}-{number}", leaves, version=2)
+                for label, payload in (
+                    ("create", items),
+                    ("update", changed),
+                    ("unchanged", changed),
+                ):
+                    body = orjson.dumps({"products": payload})
+                    started = time.perf_counter()
+                    status, data = bench.request(
+                        server.port,
+                        "POST",
+                        "/v2/products/bulk/sourceId",
+                        body=body,
+                        headers={**headers, "Content-Type": "application/json"},
+                    )
+                    timings[label].append((time.perf_counter() - started) * 1000)
+                    result = orjson.loads(data)
+                    failed = [r for r in result.get("data", []) if not r["success"]]
+                    if status != 200 or failed:
+                        raise RuntimeError(
+                            f"bulk {label} failed: {status} {failed[:2] or data[:300]}"
+                        )
+                raw = raw_floor(f"raw-{run}-{number}", leaves)
+                floor["create"].append(raw[0])
+                floor["update"].append(raw[1])
+        for label in ("create", "update", "unchanged"):
+            api_ms = bench.median(timings[label])
+            raw_ms = bench.median(floor["create" if label == "create" else "update"])
+            target = "≤ 2 x raw" if label == "unchanged" else "≤ 4 x raw, ≥ 4000/s"
+            rows.append(
+                (
+                    f"bulk 2000 products {label}: API ms (products/s)",
+                    f"{api_ms:.0f} ({2000 / api_ms * 1000:.0f}/s)",
+                    f"raw psycopg {raw_ms:.0f} ms; ratio {api_ms / raw_ms:.2f}; target {target}",
+                )
+            )
+        rows.append(
+            (
+                "bulk worker peak RSS MB",
+                f"{peak.peak / 2**20:.0f}",
+                f"{(peak.peak - idle) / 2**20:.0f} MB above idle; target ≤ 150",
             )
         )
 
