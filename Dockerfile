@@ -19,6 +19,8 @@ COPY config ./config
 COPY catalogue ./catalogue
 COPY api ./api
 
+RUN DATABASE_URL=postgres://build@localhost/build DJANGO_ENV=development \
+    python manage.py collectstatic --noinput
 RUN useradd --create-home --shell /usr/sbin/nologin app
 USER app
 

@@ -33,7 +33,8 @@ def product_search_document(product: Product, pairs: list[tuple[str, str]]) -> s
     return search_document(*names, *codes, *(source_id for _, source_id in pairs))
 
 
-def _refresh_search(product: Product) -> None:
+def refresh_search_document(product: Product) -> None:
+    """Recompute the product's search text from its names, codes and source ids."""
     pairs = list(ProductSource.objects.filter(owner=product).values_list("source", "source_id"))
     document = product_search_document(product, pairs)
     if document != product.search_text:
@@ -80,7 +81,7 @@ def _save(product: Product, changes: RecordChanges, *, creating: bool) -> Produc
             if related and not creating and not changed:
                 touch(product)
                 product.save(update_fields=["last_modified_at"])
-            _refresh_search(product)
+            refresh_search_document(product)
     except IntegrityError as exc:
         raise CatalogueError(
             Code.PRODUCT_EXISTS, f"Product conflicts with an existing product: {exc.__cause__}"
@@ -119,7 +120,7 @@ def product_remove_translation(*, product_id: int, language: str) -> Product:
         changed = clear_translation(product, Product, language, ENTITY)
         touch(product)
         product.save(update_fields=[*changed, "last_modified_at"])
-        _refresh_search(product)
+        refresh_search_document(product)
         return product
 
 

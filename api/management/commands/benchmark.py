@@ -1,4 +1,6 @@
 import random
+import signal
+import sys
 import time
 from urllib.parse import quote
 
@@ -62,6 +64,8 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, **options):
+        # Stop cleanly on SIGTERM too, so the benchmark server is shut down with us.
+        signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
         started = time.monotonic()
         database_url = self._use_benchmark_database()
         self._ensure_dataset(options["products"], options["categories"], options["rebuild"])
