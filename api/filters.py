@@ -243,12 +243,23 @@ def apply_search(queryset, params: SearchParams, filterset_class):
     language = (params.language or language_codes()[0]).lower()
     for field, descending in params.sort:
         column = filterset_class.sort_fields[field].format(language=language)
-        ordering.append(F(column).desc(nulls_last=True) if descending else F(column).asc())
+        ordering.append(_order(queryset.model, column, descending))
     if not params.sort and params.filters.get("term", "").strip():
-        ordering.append(F("relevance").desc(nulls_last=True))
+        ordering.append(F("relevance").desc())
     if not any(field == "id" for field, _ in params.sort):
-        ordering.append(F("id").asc())
+        # The tie-breaker follows the last sort direction, so one index serves the whole order.
+        descending = params.sort[-1][1] if params.sort else False
+        ordering.append(F("id").desc() if descending else F("id").asc())
     return queryset.order_by(*ordering)
+
+
+def _order(model, column: str, descending: bool):
+    # Nulls last only where a column can hold them: NULLS LAST on a NOT NULL column would
+    # stop PostgreSQL from reading the order off an index.
+    nullable = model._meta.get_field(column).null
+    if descending:
+        return F(column).desc(nulls_last=True) if nullable else F(column).desc()
+    return F(column).asc(nulls_first=False) if nullable else F(column).asc()
 
 
 class CategoryFilterSet(CatalogueFilterSet):

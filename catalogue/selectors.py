@@ -102,3 +102,24 @@ def product_ids_with_code(code: str, limit: int = 100) -> list[int]:
         )
     )
     return [row["pk"] for row in by_code[:limit]]
+
+
+def table_row_count(model, compact_after: int = 500) -> int:
+    """Exact number of rows of a counted table (see RowCountDelta), without scanning it."""
+    table = model._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT coalesce(sum(delta), 0), count(*) FROM catalogue_rowcountdelta "
+            "WHERE table_name = %s",
+            [table],
+        )
+        total, pieces = cursor.fetchone()
+        if pieces > compact_after:
+            # Fold the deltas into one row; concurrent writers keep appending meanwhile.
+            cursor.execute(
+                "WITH gone AS (DELETE FROM catalogue_rowcountdelta WHERE table_name = %s "
+                "RETURNING delta) INSERT INTO catalogue_rowcountdelta (table_name, delta) "
+                "SELECT %s, coalesce(sum(delta), 0) FROM gone",
+                [table, table],
+            )
+    return int(total)

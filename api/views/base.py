@@ -105,11 +105,20 @@ class RecordViewSet(ResourceViewSet):
 
     def search_response(self, params):
         queryset = apply_search(self.get_queryset(), params, self.filterset_class)
-        items_found = queryset.count()
+        items_found = self.count(queryset, params)
         start = params.page.first_index
-        records = list(queryset[start : start + params.page.size]) if start < items_found else []
+        records = []
+        if start < items_found:
+            # Find the page's ids first, then load only those rows with their related data, so
+            # a deep page does not compute related data for every row it skips.
+            ids = list(queryset.values_list("pk", flat=True)[start : start + params.page.size])
+            by_id = self.get_queryset().in_bulk(ids)
+            records = [by_id[pk] for pk in ids if pk in by_id]
         rows = self.present(records, language=params.language, expands=params.expands)
         return paged(rows, params.page, items_found)
+
+    def count(self, queryset, params) -> int:
+        return queryset.count()
 
     def export(self, request):
         params = params_from_query(request.query_params, self.filterset_class, self.expands)

@@ -1,4 +1,10 @@
-from catalogue.models.base import ExternalSource, LocalizedModel, TimestampedModel, now_ms
+from catalogue.models.base import (
+    ExternalSource,
+    LocalizedModel,
+    RowCountDelta,
+    TimestampedModel,
+    now_ms,
+)
 from catalogue.models.category import Category, CategorySource
 from catalogue.models.product import (
     Product,
@@ -18,6 +24,7 @@ __all__ = [
     "ProductCategory",
     "ProductSource",
     "ProductStatus",
+    "RowCountDelta",
     "SearchWord",
     "TaxCode",
     "TimestampedModel",

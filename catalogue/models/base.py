@@ -62,3 +62,16 @@ def record_etag(record) -> str:
     """Return a strong ETag that changes whenever the record changes."""
     stamp = record.last_modified_at
     return f'"{record.pk}-{int(stamp.timestamp() * 1000)}"'
+
+
+class RowCountDelta(models.Model):
+    """Exact row counts without scanning: statement triggers append +n/-n per write.
+
+    Reading a table's count sums its deltas; compaction folds them into one row now and then.
+    """
+
+    table_name = models.CharField(max_length=63, db_index=True)
+    delta = models.BigIntegerField()
+
+    def __str__(self) -> str:
+        return f"{self.table_name} {self.delta:+d}"
