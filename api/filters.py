@@ -335,9 +335,9 @@ class ProductFilterSet(CatalogueFilterSet):
         rank = Value(0.0)
         if queries is not None:
             exact, tolerant = queries
-            condition |= Q(search_vector=SearchQuery(tolerant, config="simple", search_type="raw"))
+            condition |= Q(search__vector=SearchQuery(tolerant, config="simple", search_type="raw"))
             exact_query = SearchQuery(exact, config="simple", search_type="raw")
-            rank = SearchRank(F("search_vector"), exact_query)
+            rank = SearchRank(F("search__vector"), exact_query)
         # Exact code or source-id matches first, then how well the words match.
         code_match = Case(When(pk__in=code_ids, then=Value(10.0)), default=Value(0.0))
         return queryset.filter(condition).annotate(relevance=code_match + rank)

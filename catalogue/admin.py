@@ -82,7 +82,6 @@ class ProductAdmin(ValidatedAdmin):
     list_filter = ("status", "hidden")
     search_fields = ("sku", "supplier_code", "ean_code")
     readonly_fields = ("created_at", "last_modified_at")
-    exclude = ("search_text",)
     inlines = [ProductSourceInline, ProductCategoryInline]
     list_per_page = 50
     show_full_result_count = False

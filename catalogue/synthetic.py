@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 from django.conf import settings
 from django.db import connection
 
-from catalogue.models import Category, Product, ProductCategory, ProductSource
+from catalogue.models import Category, Product, ProductCategory, ProductSearch, ProductSource
 from catalogue.search import normalize, record_words, search_document
 
 # (EN, NL, DE, FR) word lists; combined they give realistic, searchable product names.
@@ -145,13 +145,12 @@ def build_categories(count: int, rng: random.Random) -> list[int]:
 def build_products(count: int, leaves: list[int], rng: random.Random, start: int = 1) -> None:
     """Insert products with sources and skewed category memberships."""
     languages = _languages()
-    fields = [
-        f.column for f in Product._meta.concrete_fields if f.column not in ("id", "search_vector")
-    ]
+    fields = [f.column for f in Product._meta.concrete_fields if f.column != "id"]
     weights = [1 / (rank + 1) for rank in range(len(leaves))]  # Zipf-like: few hot categories
     product_table = Product._meta.db_table
     documents: set[str] = set()
     memberships = []
+    search_rows = []
     with connection.cursor() as cursor:
         with cursor.cursor.copy(
             f"COPY {product_table} (id, {', '.join(fields)}) FROM STDIN"
@@ -197,15 +196,20 @@ def build_products(count: int, leaves: list[int], rng: random.Random, start: int
                     depth=None,
                     weight=round(rng.uniform(0.1, 20), 3),
                     attributes='[{"name": "SIZE", "value": "M"}]',
-                    search_text=document,
                 )
                 copy.write_row([number, *(values[f] for f in fields)])
+                search_rows.append((number, document))
                 primary = rng.choices(leaves, weights=weights)[0]
                 memberships.append((number, primary, True))
                 if number % 5 == 0:
                     extra = rng.choice(leaves)
                     if extra != primary:
                         memberships.append((number, extra, False))
+        with cursor.cursor.copy(
+            f"COPY {ProductSearch._meta.db_table} (product_id, text) FROM STDIN"
+        ) as copy:
+            for row in search_rows:
+                copy.write_row(row)
         with cursor.cursor.copy(
             f"COPY {ProductSource._meta.db_table} (owner_id, source, source_id, position) FROM STDIN"
         ) as copy:
@@ -232,7 +236,7 @@ def build(products: int, categories: int, seed: int = 7) -> Dataset:
         build_products(min(batch, products - start + 1), leaves, rng, start=start)
     with connection.cursor() as cursor:
         # Fresh statistics and visibility maps, as autovacuum would leave a live database.
-        for table in (Category, Product, ProductSource, ProductCategory):
+        for table in (Category, Product, ProductSearch, ProductSource, ProductCategory):
             cursor.execute(f"VACUUM (ANALYZE) {table._meta.db_table}")
     return Dataset(products=products, categories=categories)
 
@@ -281,9 +285,7 @@ def bulk_items(prefix: str, leaves: list[int], version: int, count: int = 2000) 
 def raw_floor(prefix: str, leaves: list[int], count: int = 2000) -> tuple[float, float]:
     """Write the rows a bulk request writes with plain psycopg executemany; return ms (create,
     update). This is the floor the API is measured against."""
-    fields = [
-        f.column for f in Product._meta.concrete_fields if f.column not in ("id", "search_vector")
-    ]
+    fields = [f.column for f in Product._meta.concrete_fields if f.column != "id"]
     languages = _languages()
     ids = []
     with connection.cursor() as cursor:
@@ -296,6 +298,7 @@ def raw_floor(prefix: str, leaves: list[int], count: int = 2000) -> tuple[float,
     for version in (1, 2):
         items = bulk_items(prefix, leaves, version, count)
         rows = []
+        documents = []
         for pk, item in zip(ids, items, strict=True):
             values = {f: "" for f in fields}
             for element in item["names"]:
@@ -327,9 +330,11 @@ def raw_floor(prefix: str, leaves: list[int], count: int = 2000) -> tuple[float,
                 depth=None,
                 weight=item["weight"],
                 attributes='[{"name": "SIZE", "value": "M"}]',
-                search_text=search_document(*(e["value"] for e in item["names"]), item["sku"]),
             )
             rows.append([pk, *(values[f] for f in fields)])
+            documents.append(
+                (pk, search_document(*(e["value"] for e in item["names"]), item["sku"]))
+            )
         columns = ", ".join(["id", *fields])
         placeholders = ", ".join(["%s"] * (len(fields) + 1))
         assignments = ", ".join(f"{f} = EXCLUDED.{f}" for f in fields if f != "created_at")
@@ -340,6 +345,11 @@ def raw_floor(prefix: str, leaves: list[int], count: int = 2000) -> tuple[float,
                 f"INSERT INTO {Product._meta.db_table} ({columns}) VALUES ({placeholders}) "
                 f"ON CONFLICT (id) DO UPDATE SET {assignments}",
                 rows,
+            )
+            cursor.executemany(
+                f"INSERT INTO {ProductSearch._meta.db_table} (product_id, text) VALUES (%s, %s) "
+                "ON CONFLICT (product_id) DO UPDATE SET text = EXCLUDED.text",
+                documents,
             )
             cursor.executemany(
                 f"INSERT INTO {ProductSource._meta.db_table} (owner_id, source, source_id, position) "

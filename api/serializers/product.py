@@ -151,7 +151,7 @@ def product_changes(item: ProductWrite, prefix: str = "") -> RecordChanges:
 
 def product_queryset():
     """Products with their sources and category memberships folded into the same query."""
-    return Product.objects.defer("search_text", "search_vector").annotate(
+    return Product.objects.annotate(
         source_pairs=ArraySubquery(
             ProductSource.objects.filter(owner_id=OuterRef("pk"))
             .order_by("position", "id")

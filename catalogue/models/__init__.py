@@ -9,6 +9,7 @@ from catalogue.models.category import Category, CategorySource
 from catalogue.models.product import (
     Product,
     ProductCategory,
+    ProductSearch,
     ProductSource,
     ProductStatus,
     SearchWord,
@@ -22,6 +23,7 @@ __all__ = [
     "LocalizedModel",
     "Product",
     "ProductCategory",
+    "ProductSearch",
     "ProductSource",
     "ProductStatus",
     "RowCountDelta",

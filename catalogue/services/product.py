@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from django.db import IntegrityError, transaction
 
 from catalogue.errors import CatalogueError, Code
-from catalogue.models import Product, ProductCategory, ProductSource
+from catalogue.models import Product, ProductCategory, ProductSearch, ProductSource
 from catalogue.models.base import now_ms
 from catalogue.search import record_words, search_document
 from catalogue.services.category import ParentRef, resolve_parent
@@ -37,10 +37,8 @@ def refresh_search_document(product: Product) -> None:
     """Recompute the product's search text from its names, codes and source ids."""
     pairs = list(ProductSource.objects.filter(owner=product).values_list("source", "source_id"))
     document = product_search_document(product, pairs)
-    if document != product.search_text:
-        product.search_text = document
-        Product.objects.filter(pk=product.pk).update(search_text=document)
-        record_words([document])
+    ProductSearch.objects.update_or_create(product=product, defaults={"text": document})
+    record_words([document])
 
 
 def _set_primary_category(product: Product, ref: ParentRef | None) -> bool:

@@ -6,7 +6,7 @@ from django.conf import settings
 from django.db import connection
 
 from catalogue.errors import CatalogueError, Code
-from catalogue.models import Product, ProductCategory, ProductSource
+from catalogue.models import Product, ProductCategory, ProductSearch, ProductSource
 from catalogue.models.base import now_ms
 from catalogue.search import record_words, search_document
 from catalogue.services import sql
@@ -34,7 +34,6 @@ PRODUCTS = RecordSpec(
     exists=Code.PRODUCT_EXISTS,
     not_found=Code.PRODUCT_NOT_FOUND,
     multiple_found=Code.PRODUCT_MULTIPLE_FOUND,
-    skipped_columns=frozenset({"id", "search_vector"}),
 )
 
 
@@ -104,15 +103,13 @@ def plan_products(items: list[BulkItem], lookup_key: str, directives: Directives
         if not item.pending:
             continue
         row = item.extra["row"]
-        row["search_text"] = _document(row, item.extra["sources"])
+        item.extra["search"] = _document(row, item.extra["sources"])
         current = current_rows.get(item.record_id)
         if current is None:
             item.action = "create"
         else:
             item.action = "update"
-            item.extra["row_changed"] = row_changed(
-                item, current, ignored=("last_modified_at", "search_text")
-            )
+            item.extra["row_changed"] = row_changed(item, current)
 
 
 def _document(row: dict, pairs: list[tuple]) -> str:
@@ -157,7 +154,28 @@ def write_products(items: list[BulkItem]) -> None:
     )
     moved = [item for item in touched if item.extra["primary_changed"]]
     _write_primary(moved)
-    record_words([item.extra["row"]["search_text"] for item in touched])
+    _write_search(
+        [
+            item
+            for item in touched
+            if item.extra["row_changed"] or item.action == "create" or item.extra["sources_changed"]
+        ]
+    )
+
+
+def _write_search(items: list[BulkItem]) -> None:
+    """Upsert the search documents of the written products."""
+    if not items:
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {ProductSearch._meta.db_table} (product_id, text) "
+            "SELECT * FROM unnest(%s::bigint[], %s::text[]) "
+            "ON CONFLICT (product_id) DO UPDATE SET text = EXCLUDED.text "
+            f"WHERE {ProductSearch._meta.db_table}.text IS DISTINCT FROM EXCLUDED.text",
+            [[item.record_id for item in items], [item.extra["search"] for item in items]],
+        )
+    record_words([item.extra["search"] for item in items])
 
 
 def _write_primary(items: list[BulkItem]) -> None:

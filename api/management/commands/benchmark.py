@@ -110,7 +110,8 @@ class Command(BaseCommand):
         started = time.monotonic()
         with connection.cursor() as cursor:
             cursor.execute(
-                "TRUNCATE catalogue_productcategory, catalogue_productsource, catalogue_product, "
+                "TRUNCATE catalogue_productcategory, catalogue_productsource, catalogue_productsearch, "
+                "catalogue_product, "
                 "catalogue_categorysource, catalogue_category, catalogue_searchword "
                 "RESTART IDENTITY CASCADE"
             )
