@@ -25,6 +25,7 @@ urlpatterns = [
     route("categories", categories({"get": "list", "post": "create"}), "category-list"),
     route("categories/search", categories({"post": "search"}), "category-search"),
     route("categories/tree", categories({"get": "tree"}), "category-tree"),
+    route("categories/export", categories({"get": "export"}), "category-export"),
     route(
         "categories/bulk/(?P<key>[^/]+)/delete",
         category_bulk({"post": "delete"}),

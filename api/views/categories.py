@@ -2,9 +2,9 @@ from django.conf import settings
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.response import Response
 
-from api.envelope import done, paged, parse_page, single
+from api.envelope import paged, parse_page
 from api.exceptions import ApiError
-from api.filters import CategoryFilterSet, apply_search, params_from_body, params_from_query
+from api.filters import CategoryFilterSet
 from api.lookups import CATEGORY_LOOKUP
 from api.schema import (
     BODY_ERRORS,
@@ -14,6 +14,7 @@ from api.schema import (
     envelope_responses,
     etag_header,
     expands_parameter,
+    extend_schema_actions,
     integer_parameter,
     language_parameter,
     list_parameters,
@@ -29,20 +30,15 @@ from api.serializers.category import (
     category_queryset,
     present_categories,
 )
-from api.serializers.common import convert, language_code
-from api.serializers.read import localized_array, parse_expands, response_language
-from api.views.base import ResourceViewSet
+from api.serializers.read import localized_array, response_language
+from api.views.base import RecordViewSet
 from catalogue.errors import Code
 from catalogue.models import Category
-from catalogue.models.base import record_etag
 from catalogue.services import category as services
 
 
-class CategoryViewSet(ResourceViewSet):
-    scope_entity = "category"
-
-    # Reads -------------------------------------------------------------------------------
-    @extend_schema(
+@extend_schema_actions(
+    list=extend_schema(
         operation_id="categories_list",
         summary="List categories",
         parameters=list_parameters(CategoryFilterSet, CATEGORY_EXPANDS),
@@ -52,12 +48,8 @@ class CategoryViewSet(ResourceViewSet):
             envelope="list",
             errors=[Code.SCHEMA_VALIDATION, Code.PAGINATION],
         ),
-    )
-    def list(self, request):
-        params = params_from_query(request.query_params, CategoryFilterSet, CATEGORY_EXPANDS)
-        return self._search(params)
-
-    @extend_schema(
+    ),
+    search=extend_schema(
         operation_id="categories_search",
         summary="Search categories",
         description="The filters of the list endpoint in a JSON body. Needs the read scope.",
@@ -65,20 +57,8 @@ class CategoryViewSet(ResourceViewSet):
         responses=envelope_responses(
             200, "Category", envelope="list", errors=[*BODY_ERRORS, Code.PAGINATION]
         ),
-    )
-    def search(self, request):
-        params = params_from_body(self.body(), CategoryFilterSet, CATEGORY_EXPANDS)
-        return self._search(params)
-
-    def _search(self, params):
-        queryset = apply_search(category_queryset(), params, CategoryFilterSet)
-        items_found = queryset.count()
-        start = params.page.first_index
-        records = list(queryset[start : start + params.page.size]) if start < items_found else []
-        rows = present_categories(records, language=params.language, expands=params.expands)
-        return paged(rows, params.page, items_found)
-
-    @extend_schema(
+    ),
+    retrieve=extend_schema(
         operation_id="categories_retrieve",
         summary="Read a category",
         parameters=[
@@ -94,16 +74,111 @@ class CategoryViewSet(ResourceViewSet):
             not_modified=True,
             errors=[*LOOKUP_ERRORS, Code.SCHEMA_VALIDATION, Code.CATEGORY_NOT_FOUND],
         ),
-    )
-    def retrieve(self, request, key, value):
-        language = response_language(request.query_params.get("language"))
-        expands = parse_expands(request.query_params.get("expands"), CATEGORY_EXPANDS)
-        record = CATEGORY_LOOKUP.resolve(category_queryset(), key, value, request.query_params)
-        not_modified = self.not_modified(record)
-        if not_modified is not None:
-            return not_modified
-        row = present_categories([record], language=language, expands=expands)[0]
-        return single(row, "Category found", headers={"ETag": record_etag(record)})
+    ),
+    create=extend_schema(
+        operation_id="categories_create",
+        summary="Create a category",
+        description="Without `parent` the category is a root.",
+        request=struct_body(CategoryWrite),
+        parameters=[etag_header(201)],
+        responses=envelope_responses(
+            201,
+            "Category",
+            errors=[*BODY_ERRORS, Code.PARENT_CATEGORY_NOT_FOUND, Code.CATEGORY_EXISTS],
+        ),
+    ),
+    partial_update=extend_schema(
+        operation_id="categories_partial_update",
+        summary="Change a category",
+        description=(
+            "Partial update. A new `parent` moves the whole subtree; `parent: null` makes it "
+            "a root."
+        ),
+        request=struct_body(CategoryWrite),
+        parameters=[*lookup_parameters(CATEGORY_LOOKUP), IF_MATCH, etag_header(200)],
+        responses=envelope_responses(
+            200,
+            "Category",
+            errors=[
+                *BODY_ERRORS,
+                *LOOKUP_ERRORS,
+                Code.CATEGORY_NOT_FOUND,
+                Code.PARENT_CATEGORY_NOT_FOUND,
+                Code.CATEGORY_EXISTS,
+                Code.PRECONDITION_FAILED,
+                Code.CATEGORY_CYCLE,
+            ],
+        ),
+    ),
+    destroy=extend_schema(
+        operation_id="categories_destroy",
+        summary="Delete a category",
+        description="Only an empty leaf: no children, products or clusters.",
+        parameters=[*lookup_parameters(CATEGORY_LOOKUP), IF_MATCH],
+        responses=envelope_responses(
+            200,
+            errors=[
+                *LOOKUP_ERRORS,
+                Code.CATEGORY_NOT_FOUND,
+                Code.CATEGORY_NOT_EMPTY,
+                Code.PRECONDITION_FAILED,
+            ],
+        ),
+    ),
+    remove_translation=extend_schema(
+        operation_id="categories_translation_destroy",
+        summary="Delete a translation of a category",
+        description=(
+            "Clears the language in every localized field; the default language cannot be removed."
+        ),
+        parameters=[
+            *lookup_parameters(CATEGORY_LOOKUP),
+            OpenApiParameter(
+                "language",
+                {"type": "string", "enum": settings.CATALOGUE_LANGUAGES},
+                OpenApiParameter.PATH,
+                description="The language to remove (any case).",
+            ),
+        ],
+        responses=envelope_responses(
+            200,
+            errors=[
+                *LOOKUP_ERRORS,
+                Code.SCHEMA_VALIDATION,
+                Code.CATEGORY_NOT_FOUND,
+                Code.TRANSLATION_NOT_FOUND,
+            ],
+        ),
+    ),
+)
+class CategoryViewSet(RecordViewSet):
+    scope_entity = "category"
+    entity = "Category"
+    lookup = CATEGORY_LOOKUP
+    filterset_class = CategoryFilterSet
+    expands = CATEGORY_EXPANDS
+    write_struct = CategoryWrite
+
+    def get_queryset(self):
+        return category_queryset()
+
+    def present(self, records, *, language=None, expands=frozenset()):
+        return present_categories(records, language=language, expands=expands)
+
+    def changes(self, item):
+        return category_changes(item)
+
+    def perform_create(self, changes):
+        return services.category_create(changes=changes)
+
+    def perform_update(self, record_id, changes, if_match):
+        return services.category_update(category_id=record_id, changes=changes, if_match=if_match)
+
+    def perform_destroy(self, record_id, if_match):
+        services.category_delete(category_id=record_id, if_match=if_match)
+
+    def perform_remove_translation(self, record_id, language):
+        services.category_remove_translation(category_id=record_id, language=language)
 
     @extend_schema(
         operation_id="categories_children_list",
@@ -207,111 +282,6 @@ class CategoryViewSet(ResourceViewSet):
             del node["_sort"]
         roots.sort(key=lambda node: node["id"])
         return Response({"data": roots, "messages": [], "total": len(roots)})
-
-    # Writes ------------------------------------------------------------------------------
-    @extend_schema(
-        operation_id="categories_create",
-        summary="Create a category",
-        description="Without `parent` the category is a root.",
-        request=struct_body(CategoryWrite),
-        parameters=[etag_header(201)],
-        responses=envelope_responses(
-            201,
-            "Category",
-            errors=[*BODY_ERRORS, Code.PARENT_CATEGORY_NOT_FOUND, Code.CATEGORY_EXISTS],
-        ),
-    )
-    def create(self, request):
-        item = convert(self.body(), CategoryWrite)
-        record = services.category_create(changes=category_changes(item))
-        return self._written(record, "Category created", status=201)
-
-    @extend_schema(
-        operation_id="categories_partial_update",
-        summary="Change a category",
-        description=(
-            "Partial update. A new `parent` moves the whole subtree; `parent: null` makes it "
-            "a root."
-        ),
-        request=struct_body(CategoryWrite),
-        parameters=[*lookup_parameters(CATEGORY_LOOKUP), IF_MATCH, etag_header(200)],
-        responses=envelope_responses(
-            200,
-            "Category",
-            errors=[
-                *BODY_ERRORS,
-                *LOOKUP_ERRORS,
-                Code.CATEGORY_NOT_FOUND,
-                Code.PARENT_CATEGORY_NOT_FOUND,
-                Code.CATEGORY_EXISTS,
-                Code.PRECONDITION_FAILED,
-                Code.CATEGORY_CYCLE,
-            ],
-        ),
-    )
-    def partial_update(self, request, key, value):
-        category_id = CATEGORY_LOOKUP.resolve_id(Category.objects, key, value, request.query_params)
-        item = convert(self.body(), CategoryWrite)
-        record = services.category_update(
-            category_id=category_id, changes=category_changes(item), if_match=self.if_match
-        )
-        return self._written(record, "Category updated")
-
-    @extend_schema(
-        operation_id="categories_destroy",
-        summary="Delete a category",
-        description="Only an empty leaf: no children, products or clusters.",
-        parameters=[*lookup_parameters(CATEGORY_LOOKUP), IF_MATCH],
-        responses=envelope_responses(
-            200,
-            errors=[
-                *LOOKUP_ERRORS,
-                Code.CATEGORY_NOT_FOUND,
-                Code.CATEGORY_NOT_EMPTY,
-                Code.PRECONDITION_FAILED,
-            ],
-        ),
-    )
-    def destroy(self, request, key, value):
-        category_id = CATEGORY_LOOKUP.resolve_id(Category.objects, key, value, request.query_params)
-        services.category_delete(category_id=category_id, if_match=self.if_match)
-        return done("Category deleted")
-
-    @extend_schema(
-        operation_id="categories_translation_destroy",
-        summary="Delete a translation of a category",
-        description=(
-            "Clears the language in every localized field; the default language cannot be removed."
-        ),
-        parameters=[
-            *lookup_parameters(CATEGORY_LOOKUP),
-            OpenApiParameter(
-                "language",
-                {"type": "string", "enum": settings.CATALOGUE_LANGUAGES},
-                OpenApiParameter.PATH,
-                description="The language to remove (any case).",
-            ),
-        ],
-        responses=envelope_responses(
-            200,
-            errors=[
-                *LOOKUP_ERRORS,
-                Code.SCHEMA_VALIDATION,
-                Code.CATEGORY_NOT_FOUND,
-                Code.TRANSLATION_NOT_FOUND,
-            ],
-        ),
-    )
-    def remove_translation(self, request, key, value, language):
-        category_id = CATEGORY_LOOKUP.resolve_id(Category.objects, key, value, request.query_params)
-        code = language_code(language, "language")
-        services.category_remove_translation(category_id=category_id, language=code)
-        return done("Translation deleted")
-
-    def _written(self, record, message, status=200):
-        record = category_queryset().get(pk=record.pk)
-        row = present_categories([record])[0]
-        return single(row, message, status=status, headers={"ETag": record_etag(record)})
 
 
 def _first_name(row, language) -> str:
