@@ -122,7 +122,7 @@ class RecordViewSet(ResourceViewSet):
 
     def export(self, request):
         params = params_from_query(request.query_params, self.filterset_class, self.expands)
-        queryset = apply_search(self.get_queryset(), params, self.filterset_class).order_by("pk")
+        queryset = apply_search(self.get_queryset(), params, self.filterset_class)
         return export_response(queryset, self.present, params)
 
     def retrieve(self, request, key, value):

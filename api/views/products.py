@@ -2,7 +2,8 @@ from django.conf import settings
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 
 from api.envelope import paged, parse_page
-from api.filters import ProductFilterSet
+from api.export import export_sql_response
+from api.filters import ProductFilterSet, apply_search, params_from_query
 from api.lookups import PRODUCT_LOOKUP
 from api.schema import (
     BODY_ERRORS,
@@ -31,6 +32,7 @@ from api.serializers.product import (
     product_changes,
     product_queryset,
 )
+from api.serializers.product_sql import product_json_sql
 from api.serializers.read import response_language
 from api.views.base import RecordViewSet
 from api.views.bulk import BulkKey, BulkViewSet, directive_fields
@@ -70,8 +72,8 @@ PRODUCT_LOOKUP_ERRORS = (
         operation_id="products_export",
         summary="Export products as NDJSON",
         description=(
-            "Every product matching the list filters, one JSON object per line, ordered by id, "
-            "streamed without pages (`page` and `offset` are ignored)."
+            "Every product matching the list filters, one JSON object per line, streamed "
+            "in id order: `sort`, `page` and `offset` are checked but do not apply."
         ),
         parameters=list_parameters(ProductFilterSet, PRODUCT_EXPANDS),
         responses=export_responses("Product", errors=[Code.SCHEMA_VALIDATION, Code.PAGINATION]),
@@ -183,6 +185,16 @@ class ProductViewSet(RecordViewSet):
         if not params.filters:
             return table_row_count(Product)
         return super().count(queryset, params)
+
+    def export(self, request):
+        params = params_from_query(request.query_params, self.filterset_class, self.expands)
+        if params.expands:
+            return super().export(request)
+        # Without expands PostgreSQL builds each line: an order of magnitude faster.
+        filtered = None
+        if params.filters:
+            filtered = apply_search(Product.objects.all(), params, self.filterset_class)
+        return export_sql_response(product_json_sql(params.language), filtered)
 
     def perform_create(self, changes):
         return services.product_create(changes=changes)
