@@ -49,3 +49,22 @@ class IdempotencyRecord(models.Model):
 
     def __str__(self) -> str:
         return f"{self.client_id}:{self.key}"
+
+
+class RateWindow(models.Model):
+    """Requests per client in one fixed time window, shared by every server process.
+
+    The table is UNLOGGED (see its migration): counters need no crash safety.
+    """
+
+    client_id = models.CharField(max_length=100)
+    window_start = models.BigIntegerField()
+    count = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["client_id", "window_start"], name="rate_window_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.client_id}@{self.window_start}: {self.count}"

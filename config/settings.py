@@ -6,6 +6,7 @@ variable fails safe (no debug pages, no development secret key).
 """
 
 import os
+import sys
 from pathlib import Path
 
 import dj_database_url
@@ -130,7 +131,10 @@ TIME_ZONE = "UTC"
 USE_TZ = True
 
 STATIC_URL = "static/"
-STATIC_ROOT = BASE_DIR / "staticfiles"
+# collectstatic (the container image) fills STATIC_ROOT; elsewhere the assets come from the apps.
+STATIC_ROOT = Path(os.environ.get("STATIC_ROOT", BASE_DIR / "staticfiles"))
+if not STATIC_ROOT.exists() and "collectstatic" not in sys.argv:
+    STATIC_ROOT = None
 # WhiteNoise serves the admin's assets; with finders on, no collectstatic run is needed.
 WHITENOISE_USE_FINDERS = True
 
