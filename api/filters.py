@@ -60,12 +60,15 @@ class CatalogueFilterSet(django_filters.FilterSet):
 
     def filter_sources(self, queryset, name, value):
         groups = orjson.loads(value)
+        if not groups:
+            return queryset
         condition = Q()
         for group in groups:
-            condition |= Q(
-                sources__source=group["source"], sources__source_id__in=group["sourceIds"]
-            )
-        return queryset.filter(pk__in=queryset.model.objects.filter(condition).values("pk"))
+            condition |= Q(source=group["source"], source_id__in=group["sourceIds"])
+        # Owners straight from the sources table: a join back to the records made PostgreSQL
+        # choose nested loops over every record when the tables had no statistics yet.
+        source_model = queryset.model._meta.get_field("sources").related_model
+        return queryset.filter(pk__in=source_model.objects.filter(condition).values("owner_id"))
 
     def filter_term(self, queryset, name, value):
         term = value.strip()
@@ -259,7 +262,9 @@ def _order(model, column: str, descending: bool):
     nullable = model._meta.get_field(column).null
     if descending:
         return F(column).desc(nulls_last=True) if nullable else F(column).desc()
-    return F(column).asc(nulls_first=False) if nullable else F(column).asc()
+    # Ascending order already puts nulls last in PostgreSQL (and Django accepts only
+    # nulls_first=True or None here).
+    return F(column).asc()
 
 
 class CategoryFilterSet(CatalogueFilterSet):
@@ -295,7 +300,10 @@ class ProductFilterSet(CatalogueFilterSet):
     eanCodes = CharInFilter(field_name="ean_code", lookup_expr="in")
     statuses = ChoiceInFilter(field_name="status", choices=ProductStatus.choices)
     categoryIds = NumberInFilter(method="filter_categories")
-    categoryDescendants = YesNoFilter(method="filter_noop")
+    # Y/N like every flag, and true/false as API.md §1.13 writes it.
+    categoryDescendants = django_filters.ChoiceFilter(
+        method="filter_noop", choices=[(v, v) for v in ("Y", "N", "true", "false")]
+    )
     hidden = YesNoFilter(field_name="hidden")
 
     sort_fields = {

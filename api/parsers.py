@@ -37,3 +37,12 @@ class NDJSONParser(BaseParser):
             except orjson.JSONDecodeError as exc:
                 raise ParseError(f"line {number}: {exc}") from None
         return items
+
+
+def reject_empty_body(request) -> None:
+    """DRF answers an empty body with {} without asking a parser; it is not JSON."""
+    from api.exceptions import ApiError
+    from catalogue.errors import Code
+
+    if request.stream is None:
+        raise ApiError(Code.INVALID_JSON_PAYLOAD, "Request body is not valid JSON: empty body")

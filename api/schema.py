@@ -23,7 +23,7 @@ import msgspec
 from django.conf import settings
 from drf_spectacular.drainage import isolate_view_method, warn
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework.permissions import SAFE_METHODS
 
 from api.envelope import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
@@ -36,6 +36,7 @@ from catalogue.models import Category, Product, ProductStatus, TaxCode
 REF_PREFIX = "#/components/schemas/"
 TOKEN_URL = "/oauth2/token/"
 SECURITY_SCHEME = "oauth2"
+NDJSON = "application/x-ndjson"
 TIMESTAMP_PATTERN = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$"
 
 # Errors any authenticated /v2/ operation can answer with, whatever it does.
@@ -130,6 +131,135 @@ def extend_schema_actions(**decorators):
     return decorate
 
 
+def bulk_actions(view):
+    """Document `upsert` and `delete` of a BulkViewSet from its class attributes (§1.12).
+
+    The bodies, the lookup keys, the item limit and the directive field names all come from
+    the view, so they cannot drift from what it accepts.
+    """
+    from api.views.bulk import DIRECTIVES
+
+    entity = view.struct.__name__.removesuffix("Write")
+    resource, limit = view.resource, view.limit
+    key_fields = {name: list(key.fields) for name, key in view.keys.items()}
+    fields = sorted(view.directive_fields)
+    field_list = nullable(array_of({"type": "string", "enum": fields}))
+    _generated[f"{entity}BulkDirectives"] = {
+        "anyOf": [
+            array_of(
+                closed_object(
+                    {
+                        "operation": {"type": "string", "enum": list(DIRECTIVES)},
+                        "fields": field_list,
+                    },
+                    optional=("fields",),
+                )
+            ),
+            closed_object({name: field_list for name in DIRECTIVES}, optional=DIRECTIVES),
+        ],
+        "description": (
+            "skipIfNotEmpty: keep these fields where they have a value; skipMoveOnUpdate: "
+            "ignore `parent` of existing records; mergeTranslationsOnUpdate: languages an item "
+            "leaves out of a localized field it sends are cleared; skipCreate: do not create "
+            "records without a match."
+        ),
+    }
+    keys_text = "; ".join(f"`{name}`: {', '.join(need)}" for name, need in key_fields.items())
+    items = {"maxItems": limit}
+    _structs[view.struct.__name__] = view.struct
+    _generated[f"{entity}Bulk"] = closed_object(
+        {
+            resource: array_of(ref(view.struct.__name__)) | items,
+            "directives": ref(f"{entity}BulkDirectives"),
+        },
+        optional=("directives",),
+        description=(
+            f"Up to {limit} items, each matched by the URL's lookup key ({keys_text}). An item "
+            "that is not valid fails alone."
+        ),
+    )
+    _generated[f"{entity}BulkDelete"] = closed_object(
+        {
+            resource: array_of(
+                {"type": "object", "description": f"The key fields of the lookup key: {keys_text}."}
+            )
+            | items
+        },
+        description=f"Up to {limit} records, named by the URL's lookup key.",
+    )
+    ndjson = {
+        "type": "string",
+        "description": (
+            "NDJSON: one item per line; directives then go in the `directives` query "
+            "parameter, in the object form, JSON-encoded."
+        ),
+    }
+    key = OpenApiParameter(
+        "key",
+        str,
+        OpenApiParameter.PATH,
+        enum=list(key_fields),
+        description="The lookup key that matches items to records.",
+    )
+    flags = [
+        OpenApiParameter(
+            "dryRun",
+            {"type": "boolean", "default": False},
+            OpenApiParameter.QUERY,
+            description="Report every outcome as a real run would, writing nothing.",
+        ),
+        OpenApiParameter(
+            "atomic",
+            {"type": "boolean", "default": False},
+            OpenApiParameter.QUERY,
+            description="Apply nothing if any item fails.",
+        ),
+    ]
+    errors = [
+        Code.INVALID_JSON_PAYLOAD,
+        Code.SCHEMA_VALIDATION,
+        Code.INVALID_LOOKUP_KEY,
+        Code.PAYLOAD_TOO_LARGE,
+        Code.UNSUPPORTED_MEDIA_TYPE,
+    ]
+    return extend_schema_actions(
+        upsert=extend_schema(
+            operation_id=f"{resource}_bulk_upsert",
+            summary=f"Create or update {resource} in bulk",
+            description=(
+                f"A match by the lookup key is updated, anything else created. One result per "
+                f"item, in request order; an item fails alone. More than {limit} items: 413."
+            ),
+            request={
+                "application/json": ref(f"{entity}Bulk"),
+                NDJSON: ndjson,
+            },
+            parameters=[
+                key,
+                *flags,
+                OpenApiParameter(
+                    "directives",
+                    str,
+                    OpenApiParameter.QUERY,
+                    description="With an NDJSON body: the directives object, JSON-encoded.",
+                ),
+            ],
+            responses=results_responses(errors=errors),
+        ),
+        delete=extend_schema(
+            operation_id=f"{resource}_bulk_delete",
+            summary=f"Delete {resource} in bulk",
+            description=(
+                "One result per item, in request order: `delete`, or `error` with the "
+                f"not-found code (or why it cannot go). More than {limit} items: 413."
+            ),
+            request={"application/json": ref(f"{entity}BulkDelete"), NDJSON: ndjson},
+            parameters=[key, *flags],
+            responses=results_responses(errors=errors),
+        ),
+    )(view)
+
+
 # Responses -------------------------------------------------------------------------------------
 
 _ENVELOPES = {
@@ -188,9 +318,6 @@ def results_responses(*, errors: Iterable[int | Code] = (), description: str = "
     }
     responses.update(error_responses([*errors, *COMMON_ERRORS]))
     return responses
-
-
-NDJSON = "application/x-ndjson"
 
 
 def export_responses(schema: str, *, errors: Iterable[int | Code] = ()) -> dict:

@@ -1,6 +1,6 @@
 """The base of every resource view: envelope helpers, rate-limit headers, conditional GETs."""
 
-from django.http import HttpResponseNotModified, QueryDict
+from django.http import HttpResponseNotModified
 from rest_framework import viewsets
 
 from api import idempotency
@@ -8,6 +8,7 @@ from api.envelope import done, paged, single
 from api.exceptions import ApiError
 from api.export import export_response
 from api.filters import apply_search, params_from_body, params_from_query
+from api.parsers import reject_empty_body
 from api.serializers.common import convert, language_code
 from api.serializers.read import parse_expands, response_language
 from catalogue.errors import Code
@@ -36,9 +37,9 @@ class ResourceViewSet(viewsets.ViewSet):
         return response
 
     def body(self) -> dict:
+        reject_empty_body(self.request)
         data = self.request.data
-        # DRF hands an empty body over as an empty QueryDict without asking a parser.
-        if not isinstance(data, dict) or isinstance(data, QueryDict):
+        if not isinstance(data, dict):
             raise ApiError(Code.INVALID_JSON_PAYLOAD, "Request body must be a JSON object")
         return data
 

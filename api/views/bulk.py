@@ -9,6 +9,7 @@ import orjson
 from rest_framework.response import Response
 
 from api.exceptions import ApiError
+from api.parsers import reject_empty_body
 from api.results import item_result, summary
 from api.serializers.common import LOCALIZED_FIELDS, schema_error
 from api.views.base import ResourceViewSet
@@ -125,6 +126,7 @@ def read_bulk_request(
             if not isinstance(directives_value, dict):
                 raise ApiError(Code.SCHEMA_VALIDATION, "directives: must be a JSON object")
     else:
+        reject_empty_body(request)
         body = request.data
         if not isinstance(body, dict) or not body:
             raise ApiError(
@@ -171,7 +173,8 @@ def build_items(
             continue
         read = key.read(raw)
         if read is None:
-            item.key_value = next((raw.get(n) for n in reversed(key.fields) if raw.get(n)), None)
+            # Echo the key field itself (sourceId, supplierCode, …), never its companion.
+            item.key_value = raw.get(key.fields[-1])
             item.fail(
                 CatalogueError(
                     Code.LOOKUP_KEY_NOT_FOUND,

@@ -11,12 +11,14 @@ from catalogue.services.common import (
     apply_fields,
     check_precondition,
     clear_translation,
+    conflict,
     ensure_slugs_free,
     generate_slugs,
     lock_tree,
     replace_sources,
     require_default_name,
     touch,
+    with_slug_retries,
 )
 
 ENTITY = "Category"
@@ -91,30 +93,35 @@ def _save(record: Category, changes: RecordChanges, *, creating: bool) -> Catego
                 touch(record)
                 record.save(update_fields=["last_modified_at"])
     except IntegrityError as exc:
-        raise CatalogueError(
-            Code.CATEGORY_EXISTS, f"Category conflicts with an existing category: {exc.__cause__}"
-        ) from None
+        raise conflict(exc, record, Code.CATEGORY_EXISTS, ENTITY, explicit_slugs) from None
     return record
 
 
 def category_create(*, changes: RecordChanges) -> Category:
     """Create a category (a root when no parent is given)."""
-    with transaction.atomic():
-        lock_tree(TREE)
-        record = Category()
-        return _save(record, changes, creating=True)
+
+    def create() -> Category:
+        with transaction.atomic():
+            lock_tree(TREE)
+            return _save(Category(), changes, creating=True)
+
+    return with_slug_retries(create)
 
 
 def category_update(
     *, category_id: int, changes: RecordChanges, if_match: str | None = None
 ) -> Category:
     """Change a category; a new parent moves its whole subtree."""
-    with transaction.atomic():
-        if "parent" in changes.relations:
-            lock_tree(TREE)
-        record = Category.objects.select_for_update().get(pk=category_id)
-        check_precondition(record, if_match)
-        return _save(record, changes, creating=False)
+
+    def update() -> Category:
+        with transaction.atomic():
+            if "parent" in changes.relations:
+                lock_tree(TREE)
+            record = Category.objects.select_for_update().get(pk=category_id)
+            check_precondition(record, if_match)
+            return _save(record, changes, creating=False)
+
+    return with_slug_retries(update)
 
 
 def category_delete(*, category_id: int, if_match: str | None = None) -> None:

@@ -64,7 +64,8 @@ def plan_categories(items: list[BulkItem], lookup_key: str, directives: Directiv
     pending = [item for item in items if item.pending]
     existing_ids = [item.record_id for item in pending if item.record_id]
     current_rows, current_sources = load_current(CATEGORIES, existing_ids)
-    parents: dict[Hashable, Hashable] = dict(Category.objects.values_list("id", "parent_id"))
+    stored_parents = dict(Category.objects.values_list("id", "parent_id"))
+    parents: dict[Hashable, Hashable] = dict(stored_parents)
     for item in pending:
         if item.record_id not in current_rows:
             item.record_id = None
@@ -84,7 +85,7 @@ def plan_categories(items: list[BulkItem], lookup_key: str, directives: Directiv
         item.extra["sources"] = wanted_sources(item, old_sources)
         item.extra["sources_changed"] = item.extra["sources"] != old_sources
         node = _node(item)
-        old_parent = current["parent_id"] if current else None
+        old_parent = stored_parents.get(item.record_id) if current else None
         new_parent = old_parent
         moving = "parent" in item.changes.relations and not (
             current and directives.skip_move_on_update

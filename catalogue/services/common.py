@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.conf import settings
-from django.db import connection
+from django.db import IntegrityError, connection
 
 from catalogue.errors import CatalogueError, Code
 from catalogue.localized import localized_fields
@@ -179,3 +179,38 @@ def clear_translation(record, model, language: str, entity: str) -> list[str]:
             f"{entity} with id [{record.pk}] has no translation in language [{language}]",
         )
     return changed
+
+
+class GeneratedSlugTaken(Exception):
+    """A slug generated for this write was taken by a concurrent write; allocate again."""
+
+
+def conflict(exc: IntegrityError, record, exists: Code, entity: str, explicit_slugs: set[str]):
+    """Turn a unique violation into the entity's Exists error (or a retry for generated slugs).
+
+    Names the slug or source pair that clashed, never the database's internals.
+    """
+    diag = getattr(exc.__cause__, "diag", None)
+    constraint = getattr(diag, "constraint_name", "") or ""
+    if "_unique_slug_" in constraint:
+        language = constraint.rsplit("_", 1)[-1].upper()
+        if language not in explicit_slugs:
+            raise GeneratedSlugTaken from None
+        slug = getattr(record, f"slug_{language.lower()}")
+        return CatalogueError(
+            exists, f"{entity} with slug [{slug}] in language [{language}] already exists"
+        )
+    if constraint.endswith("_unique_pair"):
+        return CatalogueError(exists, f"{entity} with this source and sourceId already exists")
+    return CatalogueError(exists, f"{entity} conflicts with an existing {entity.lower()}")
+
+
+def with_slug_retries(write, attempts: int = 5):
+    """Run `write` again when a concurrent write took a slug it generated."""
+    for attempt in range(attempts):
+        try:
+            return write()
+        except GeneratedSlugTaken:
+            if attempt == attempts - 1:
+                raise
+    raise GeneratedSlugTaken

@@ -14,11 +14,13 @@ from catalogue.services.common import (
     apply_fields,
     check_precondition,
     clear_translation,
+    conflict,
     ensure_slugs_free,
     generate_slugs,
     replace_sources,
     require_default_name,
     touch,
+    with_slug_retries,
 )
 
 ENTITY = "Product"
@@ -81,26 +83,32 @@ def _save(product: Product, changes: RecordChanges, *, creating: bool) -> Produc
                 product.save(update_fields=["last_modified_at"])
             refresh_search_document(product)
     except IntegrityError as exc:
-        raise CatalogueError(
-            Code.PRODUCT_EXISTS, f"Product conflicts with an existing product: {exc.__cause__}"
-        ) from None
+        raise conflict(exc, product, Code.PRODUCT_EXISTS, ENTITY, explicit_slugs) from None
     return product
 
 
 def product_create(*, changes: RecordChanges) -> Product:
     """Create a product, optionally in a primary category."""
-    with transaction.atomic():
-        return _save(Product(), changes, creating=True)
+
+    def create() -> Product:
+        with transaction.atomic():
+            return _save(Product(), changes, creating=True)
+
+    return with_slug_retries(create)
 
 
 def product_update(
     *, product_id: int, changes: RecordChanges, if_match: str | None = None
 ) -> Product:
     """Change a product; fields not sent are left as they are."""
-    with transaction.atomic():
-        product = Product.objects.select_for_update().get(pk=product_id)
-        check_precondition(product, if_match)
-        return _save(product, changes, creating=False)
+
+    def update() -> Product:
+        with transaction.atomic():
+            product = Product.objects.select_for_update().get(pk=product_id)
+            check_precondition(product, if_match)
+            return _save(product, changes, creating=False)
+
+    return with_slug_retries(update)
 
 
 def product_delete(*, product_id: int, if_match: str | None = None) -> None:

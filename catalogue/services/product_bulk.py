@@ -158,7 +158,7 @@ def write_products(items: list[BulkItem]) -> None:
         [
             item
             for item in touched
-            if item.extra["row_changed"] or item.action == "create" or item.extra["sources_changed"]
+            if item.action == "create" or item.extra["row_changed"] or item.extra["sources_changed"]
         ]
     )
 
