@@ -40,21 +40,54 @@ def _taken(model, column: str, bases: list[str]) -> dict[str, set[int]]:
     return taken
 
 
+def _existing(model, column: str, candidates: list[str]) -> set[str]:
+    """Which of the candidate slugs exist already (index lookups)."""
+    if not candidates:
+        return set()
+    table = model._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT {column} FROM {table} WHERE {column} = ANY(%s)", [candidates])
+        return {row[0] for row in cursor.fetchall()}
+
+
 def allocate_slugs(
     model, language: str, wanted: Iterable[tuple[Hashable, str]]
 ) -> dict[Hashable, str]:
-    """Give each (key, name) a free slug in `language`, in order, in one query."""
+    """Give each (key, name) a free slug in `language`, in order.
+
+    Usually two queries: which bases are taken, then which of -2 … -11 are; only a base used
+    more than that reads its existing variants through the prefix index.
+    """
     wanted = [(key, slug_base(name)) for key, name in wanted]
     if not wanted:
         return {}
     column = f"slug_{language.lower()}"
-    taken = _taken(model, column, sorted({base for _, base in wanted}))
+    bases = sorted({base for _, base in wanted})
+    taken = _existing(model, column, bases)
+    # Each base may need as many variants as items ask for it in this batch.
+    demand: dict[str, int] = defaultdict(int)
+    for _, base in wanted:
+        demand[base] += 1
+    crowded = [base for base in bases if base in taken]
+    probes = [f"{base}-{n}" for base in crowded for n in range(2, 12 + demand[base])]
+    taken |= _existing(model, column, probes)
+    used: dict[str, set[int]] = defaultdict(set)
+    for base in bases:
+        if base in taken:
+            used[base].add(1)
+        for n in range(2, 12 + demand[base]):
+            if f"{base}-{n}" in taken:
+                used[base].add(n)
+    # A base whose probed variants are all taken: read what exists beyond them.
+    full = [base for base in crowded if all(n in used[base] for n in range(2, 12 + demand[base]))]
+    if full:
+        for base, numbers in _taken(model, column, full).items():
+            used[base] |= numbers
     result = {}
     for key, base in wanted:
-        used = taken[base]
         number = 1
-        while number in used:
+        while number in used[base]:
             number += 1
-        used.add(number)
+        used[base].add(number)
         result[key] = base if number == 1 else f"{base}-{number}"
     return result
