@@ -11,6 +11,7 @@ from rest_framework.authentication import BaseAuthentication
 from rest_framework.permissions import SAFE_METHODS, BasePermission
 
 from api.oauth import expand_scopes
+from api.throttling import current_window, forget_old_windows, upsert_count_sql
 from api.tokens import verify_access_token
 
 
@@ -27,19 +28,28 @@ class ApiClient:
         return scope in self.scopes
 
 
-def stored_token(checksum: str) -> tuple[int, str] | None:
-    """Return (application id, scope) of an unexpired, unrevoked token with this checksum.
+def stored_token(checksum: str, client_id: str) -> tuple[int, str, int] | None:
+    """Return (application id, scope, requests in this rate window) for a valid token.
 
-    Runs on every request, so it is one indexed statement without ORM compilation.
+    The token must be on record, unexpired and unrevoked. Runs on every request, so it is one
+    statement: the token lookup and the client's rate-limit count in a single round trip.
     """
     table = get_access_token_model()._meta.db_table
+    _, window, _ = current_window()
     with connection.cursor() as cursor:
         cursor.execute(
-            f"SELECT application_id, scope FROM {table} "
-            "WHERE token_checksum = %s AND expires > %s LIMIT 1",
-            [checksum, timezone.now()],
+            f"""
+            WITH token AS (
+                SELECT application_id, scope FROM {table}
+                WHERE token_checksum = %s AND expires > %s LIMIT 1
+            ), counted AS ({upsert_count_sql("token")})
+            SELECT token.application_id, token.scope, (SELECT count FROM counted) FROM token
+            """,
+            [checksum, timezone.now(), client_id, window],
         )
-        return cursor.fetchone()
+        row = cursor.fetchone()
+        forget_old_windows(cursor, window)
+        return row
 
 
 class BearerTokenAuthentication(BaseAuthentication):
@@ -57,10 +67,10 @@ class BearerTokenAuthentication(BaseAuthentication):
         if claims is None:
             raise exceptions.AuthenticationFailed("Invalid or expired access token")
         checksum = hashlib.sha256(raw.encode()).hexdigest()
-        stored = stored_token(checksum)
+        stored = stored_token(checksum, claims["sub"])
         if stored is None:
             raise exceptions.AuthenticationFailed("Access token expired or revoked")
-        application_id, scope = stored
+        application_id, scope, request.rate_count = stored
         client = ApiClient(
             client_id=claims["sub"],
             application_id=application_id,

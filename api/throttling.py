@@ -23,27 +23,51 @@ def parse_rate(rate: str) -> tuple[int, int]:
     return int(number), PERIODS[period.strip().lower()]
 
 
+def current_window() -> tuple[int, int, float]:
+    """(limit, window start, seconds until the window ends) for the configured rate."""
+    limit, period = parse_rate(settings.THROTTLE_RATE)
+    now = time.time()
+    window = int(now // period) * period
+    return limit, window, window + period - now
+
+
+def upsert_count_sql(select_from: str = "") -> str:
+    """INSERT … ON CONFLICT that counts one request of (%s client, %s window), RETURNING count.
+
+    With `select_from` the row is inserted only when that relation has a row (used to count
+    in the same statement that checks the token).
+    """
+    table = RateWindow._meta.db_table
+    source = f"SELECT %s, %s, 1 FROM {select_from}" if select_from else "VALUES (%s, %s, 1)"
+    return (
+        f"INSERT INTO {table} (client_id, window_start, count) {source} "
+        f"ON CONFLICT (client_id, window_start) DO UPDATE SET count = {table}.count + 1 "
+        "RETURNING count"
+    )
+
+
+def forget_old_windows(cursor, window: int) -> None:
+    if random.random() < 0.001:  # now and then, forget finished windows
+        cursor.execute(
+            f"DELETE FROM {RateWindow._meta.db_table} WHERE window_start < %s", [window - 86400]
+        )
+
+
 class ClientRateThrottle(BaseThrottle):
     def allow_request(self, request, view):
         client = getattr(request, "user", None)
         if not getattr(client, "is_authenticated", False):
             return True
-        limit, period = parse_rate(settings.THROTTLE_RATE)
-        now = time.time()
-        window = int(now // period) * period
-        table = RateWindow._meta.db_table
-        with connection.cursor() as cursor:
-            cursor.execute(
-                f"INSERT INTO {table} (client_id, window_start, count) VALUES (%s, %s, 1) "
-                "ON CONFLICT (client_id, window_start) DO UPDATE "
-                f"SET count = {table}.count + 1 RETURNING count",
-                [client.client_id, window],
-            )
-            count = cursor.fetchone()[0]
-            if random.random() < 0.001:  # now and then, forget finished windows
-                cursor.execute(f"DELETE FROM {table} WHERE window_start < %s", [window - period])
+        limit, window, remaining_seconds = current_window()
+        # The token check usually counted the request already, in the same statement.
+        count = getattr(request, "rate_count", None)
+        if count is None:
+            with connection.cursor() as cursor:
+                cursor.execute(upsert_count_sql(), [client.client_id, window])
+                count = cursor.fetchone()[0]
+                forget_old_windows(cursor, window)
         request.rate_limit = (limit, max(0, limit - count))
-        self.retry_after = window + period - now
+        self.retry_after = remaining_seconds
         return count <= limit
 
     def wait(self):
