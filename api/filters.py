@@ -168,7 +168,9 @@ def params_from_body(body, filterset_class, expands_allowed: set[str]) -> Search
     unknown = sorted(set(body) - {"filters", *CONTROL_PARAMS})
     if unknown:
         raise ApiError(Code.SCHEMA_VALIDATION, f"{unknown[0]}: unknown field")
-    raw_filters = body.get("filters") or {}
+    raw_filters = body.get("filters")
+    if raw_filters is None:
+        raw_filters = {}
     if not isinstance(raw_filters, dict):
         raise ApiError(Code.SCHEMA_VALIDATION, "filters: must be an object")
     filters: dict[str, str] = {}

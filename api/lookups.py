@@ -60,6 +60,26 @@ class Lookup:
     def resolve(self, queryset: QuerySet, key: str, value: str, params) -> Model:
         condition, description = self.condition(key, value, params)
         matches = list(queryset.filter(condition)[:2])
+        return self._one(matches, description)
+
+    def resolve_compiled(self, queryset_factory, key: str, value: str, params) -> Model:
+        """Like resolve(), with the SQL compiled once per process for this queryset and key.
+
+        Single-record reads are the hottest path: compiling a wide queryset costs more than
+        running it.
+        """
+        _, description = self.condition(key, value, params)  # validates key and value
+        sql, slots = _compiled(self, queryset_factory, key)
+        kind = self.keys[key]
+        values = {
+            "value": int(value) if key == "id" else value,
+            "companion": params.get(kind.companion) if kind.companion else None,
+        }
+        bound = [values[slot] if isinstance(slot, str) else slot.value for slot in slots]
+        model = queryset_factory().model
+        return self._one(list(model.objects.raw(sql, bound)), description)
+
+    def _one(self, matches: list, description: str) -> Model:
         if not matches:
             raise CatalogueError(self.not_found, f"{description} not found")
         if len(matches) > 1:
@@ -98,3 +118,39 @@ PRODUCT_LOOKUP = Lookup(
     not_found=Code.PRODUCT_NOT_FOUND,
     multiple_found=Code.PRODUCT_MULTIPLE_FOUND,
 )
+
+
+@dataclass(frozen=True)
+class _Fixed:
+    value: object
+
+
+_SENTINELS = {"value": "\x00lookup-value\x00", "companion": "\x00lookup-companion\x00"}
+_ID_SENTINEL = -918273645
+_COMPILED: dict[tuple, tuple[str, list]] = {}
+
+
+def _compiled(lookup: Lookup, queryset_factory, key: str) -> tuple[str, list]:
+    """SQL of queryset_factory().filter(<key lookup>)[:2] with slots for the looked-up values."""
+    cache_key = (lookup.entity, queryset_factory.__qualname__, key)
+    if cache_key not in _COMPILED:
+        kind = lookup.keys[key]
+        if key == "id":
+            condition = Q(pk=_ID_SENTINEL)
+        elif kind.companion:
+            condition = Q(
+                **{kind.field: _SENTINELS["value"], kind.companion_field: _SENTINELS["companion"]}
+            )
+        else:
+            condition = Q(**{kind.field: _SENTINELS["value"]})
+        sql, sql_params = queryset_factory().filter(condition)[:2].query.sql_with_params()
+        slots = []
+        for param in sql_params:
+            if param == _ID_SENTINEL or param == _SENTINELS["value"]:
+                slots.append("value")
+            elif param == _SENTINELS["companion"]:
+                slots.append("companion")
+            else:
+                slots.append(_Fixed(param))
+        _COMPILED[cache_key] = (sql, slots)
+    return _COMPILED[cache_key]

@@ -4,6 +4,7 @@ import re
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
+import orjson
 from django.contrib.postgres.expressions import ArraySubquery
 from django.db.models import OuterRef
 from django.db.models.functions import JSONObject
@@ -165,6 +166,11 @@ def product_queryset():
     )
 
 
+def _decoded(values: list) -> list:
+    """JSON objects of an annotation array; raw SQL reads (see lookups) return them as text."""
+    return [orjson.loads(v) if isinstance(v, str) else v for v in values]
+
+
 def _number(value: Decimal | None):
     if value is None:
         return None
@@ -175,13 +181,14 @@ def present_products(records: list[Product], *, language=None, expands=frozenset
     """Build the API representation of products in a constant number of queries."""
     categories: dict[int, dict] = {}
     if expands & {"categories", "parent"}:
-        ids = {link["c"] for record in records for link in record.category_links}
+        ids = {link["c"] for record in records for link in _decoded(record.category_links)}
         found = list(category_queryset().filter(pk__in=ids))
         categories = {row["id"]: row for row in present_categories(found, language=language)}
     fields = localized_fields(Product)
     result = []
     for record in records:
-        links = record.category_links
+        links = _decoded(record.category_links)
+        pairs = _decoded(record.source_pairs)
         primary = links[0]["c"] if links and links[0]["p"] else None
         row = record.__dict__
         data = {
@@ -214,7 +221,7 @@ def present_products(records: list[Product], *, language=None, expands=frozenset
             "weight": _number(record.weight),
             "attributes": record.attributes,
             "parent": {"id": primary} if primary else None,
-            **sources_block([(pair["s"], pair["i"]) for pair in record.source_pairs]),
+            **sources_block([(pair["s"], pair["i"]) for pair in pairs]),
             "categoryIds": [link["c"] for link in links],
             "clusterId": None,
             "createdAt": iso(record.created_at),

@@ -129,7 +129,7 @@ class RecordViewSet(ResourceViewSet):
     def retrieve(self, request, key, value):
         language = response_language(request.query_params.get("language"))
         expands = parse_expands(request.query_params.get("expands"), self.expands)
-        record = self.lookup.resolve(self.get_queryset(), key, value, request.query_params)
+        record = self.lookup.resolve_compiled(self.get_queryset, key, value, request.query_params)
         not_modified = self.not_modified(record)
         if not_modified is not None:
             return not_modified
