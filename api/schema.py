@@ -1095,6 +1095,33 @@ def _refs(node):
             yield from _refs(item)
 
 
+IDEMPOTENCY_KEY = {
+    "name": "Idempotency-Key",
+    "in": "header",
+    "required": False,
+    "schema": {"type": "string", "minLength": 1, "maxLength": 255},
+    "description": (
+        "Makes a retry safe: the first response is kept 24 hours for this client and key and "
+        "returned again (with `Idempotent-Replayed: true`) without running the request. The "
+        "same key with a different request is refused with 422 (code 10017)."
+    ),
+}
+
+
+def _document_idempotency(operation: dict) -> None:
+    parameters = operation.setdefault("parameters", [])
+    if not any(p.get("name") == IDEMPOTENCY_KEY["name"] for p in parameters):
+        parameters.append(dict(IDEMPOTENCY_KEY))
+    operation.setdefault("responses", {}).setdefault(
+        "422",
+        {
+            "description": "10017 PayloadValidationError: the Idempotency-Key was used for a "
+            "different request (or, for category moves, 30009 CategoryCycle).",
+            "content": {"application/json": {"schema": {"$ref": f"{REF_PREFIX}ErrorEnvelope"}}},
+        },
+    )
+
+
 def postprocess(result, generator, request, public):
     """Add the shared components and headers; normalise what drf-spectacular guessed."""
     components = result.setdefault("components", {})
@@ -1109,10 +1136,12 @@ def postprocess(result, generator, request, public):
     shared_responses = components.setdefault("responses", {})
     envelope_refs = {REF_PREFIX + name for name in _generated}
     for path_item in result.get("paths", {}).values():
-        for operation in path_item.values():
+        for method, operation in path_item.items():
             if "requestBody" in operation:
                 # An empty body is not a JSON object: 400 10005 (§1.10).
                 operation["requestBody"]["required"] = True
+            if method == "post":
+                _document_idempotency(operation)
             responses = operation.get("responses", {})
             for status, response in responses.items():
                 response["headers"] = {**_response_headers(status), **response.get("headers", {})}

@@ -14,6 +14,7 @@ from api.schema import (
     envelope_responses,
     etag_header,
     expands_parameter,
+    export_responses,
     extend_schema_actions,
     integer_parameter,
     language_parameter,
@@ -57,6 +58,16 @@ from catalogue.services import category as services
         responses=envelope_responses(
             200, "Category", envelope="list", errors=[*BODY_ERRORS, Code.PAGINATION]
         ),
+    ),
+    export=extend_schema(
+        operation_id="categories_export",
+        summary="Export categories as NDJSON",
+        description=(
+            "Every category matching the list filters, one JSON object per line, streamed "
+            "in id order: `sort`, `page` and `offset` are checked but do not apply."
+        ),
+        parameters=list_parameters(CategoryFilterSet, CATEGORY_EXPANDS),
+        responses=export_responses("Category", errors=[Code.SCHEMA_VALIDATION, Code.PAGINATION]),
     ),
     retrieve=extend_schema(
         operation_id="categories_retrieve",

@@ -1,8 +1,10 @@
+from api.schema import bulk_actions
 from api.serializers.category import CategoryWrite, category_changes
 from api.views.bulk import BulkKey, BulkViewSet, directive_fields
 from catalogue.services.category_bulk import category_bulk_delete, category_bulk_upsert
 
 
+@bulk_actions
 class CategoryBulkViewSet(BulkViewSet):
     scope_entity = "category"
     resource = "categories"

@@ -49,7 +49,7 @@ class MembershipBody(Struct, forbid_unknown_fields=True):
 def _ref_key(ref: RecordRef) -> tuple[str, object]:
     if ref.id is not UNSET:
         return "id", ref.id
-    return "sourceId", ref.sourceId
+    return "sourceId", None if ref.sourceId is UNSET else ref.sourceId
 
 
 def resolve_product_refs(refs: list[RecordRef]) -> list[tuple[int | None, CatalogueError | None]]:
