@@ -11,7 +11,7 @@ from rest_framework.authentication import BaseAuthentication
 from rest_framework.permissions import SAFE_METHODS, BasePermission
 
 from api.oauth import expand_scopes
-from api.throttling import current_window, forget_old_windows, upsert_count_sql
+from api.throttling import current_window, prune_sql, upsert_count_sql
 from api.tokens import verify_access_token
 
 
@@ -42,14 +42,12 @@ def stored_token(checksum: str, client_id: str) -> tuple[int, str, int] | None:
             WITH token AS (
                 SELECT application_id, scope FROM {table}
                 WHERE token_checksum = %s AND expires > %s LIMIT 1
-            ), counted AS ({upsert_count_sql("token")})
+            ), pruned AS ({prune_sql()}), counted AS ({upsert_count_sql("token")})
             SELECT token.application_id, token.scope, (SELECT count FROM counted) FROM token
             """,
-            [checksum, timezone.now(), client_id, window],
+            [checksum, timezone.now(), client_id, window, client_id, window],
         )
-        row = cursor.fetchone()
-        forget_old_windows(cursor, window)
-        return row
+        return cursor.fetchone()
 
 
 class BearerTokenAuthentication(BaseAuthentication):

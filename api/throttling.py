@@ -5,7 +5,6 @@ count so far. Every response carries X-RateLimit-Limit and X-RateLimit-Remaining
 request gets 429 with Retry-After (seconds until the window ends).
 """
 
-import random
 import time
 
 from django.conf import settings
@@ -46,11 +45,9 @@ def upsert_count_sql(select_from: str = "") -> str:
     )
 
 
-def forget_old_windows(cursor, window: int) -> None:
-    if random.random() < 0.001:  # now and then, forget finished windows
-        cursor.execute(
-            f"DELETE FROM {RateWindow._meta.db_table} WHERE window_start < %s", [window - 86400]
-        )
+def prune_sql() -> str:
+    """DELETE the (%s client)'s finished windows (before %s); part of the counting statement."""
+    return f"DELETE FROM {RateWindow._meta.db_table} WHERE client_id = %s AND window_start < %s"
 
 
 class ClientRateThrottle(BaseThrottle):
@@ -63,9 +60,12 @@ class ClientRateThrottle(BaseThrottle):
         count = getattr(request, "rate_count", None)
         if count is None:
             with connection.cursor() as cursor:
-                cursor.execute(upsert_count_sql(), [client.client_id, window])
+                cursor.execute(
+                    f"WITH pruned AS ({prune_sql()}), counted AS ({upsert_count_sql()}) "
+                    "SELECT count FROM counted",
+                    [client.client_id, window, client.client_id, window],
+                )
                 count = cursor.fetchone()[0]
-                forget_old_windows(cursor, window)
         request.rate_limit = (limit, max(0, limit - count))
         self.retry_after = remaining_seconds
         return count <= limit

@@ -1,0 +1,79 @@
+"""Assertions shared by the API tests: the error envelope and "nothing changed"."""
+
+import re
+
+from catalogue.models import Category, CategorySource
+
+TIMESTAMP = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$")
+
+
+def assert_error(
+    response, status: int, code: int, type_name: str, messages: list[str] | None = None
+) -> dict:
+    """Assert the error envelope of API.md §1.9; `messages` None skips comparing them."""
+    assert response.status_code == status, response.content
+    assert response["Content-Type"] == "application/json"
+    body = response.json()
+    assert set(body) == {"error"}
+    error = body["error"]
+    assert set(error) == {"code", "status", "type", "messages", "moreInfo"}
+    assert (error["code"], error["status"], error["type"]) == (code, status, type_name)
+    assert error["moreInfo"] == f"/v2/docs/errors#{code}"
+    assert isinstance(error["messages"], list)
+    assert error["messages"]
+    assert all(isinstance(message, str) for message in error["messages"])
+    if messages is not None:
+        assert error["messages"] == messages
+    return error
+
+
+def category_snapshot() -> tuple[list[dict], list[dict]]:
+    """Every category row (tree columns included) and every source pair."""
+    return (
+        list(Category.objects.order_by("pk").values()),
+        list(CategorySource.objects.order_by("pk").values()),
+    )
+
+
+def expected_placement() -> dict[int, tuple[int, list[int]]]:
+    """Recompute every category's (level, ancestor ids root-first) from parent links alone."""
+    parents = dict(Category.objects.values_list("id", "parent_id"))
+    placement: dict[int, tuple[int, list[int]]] = {}
+
+    def place(node_id: int) -> tuple[int, list[int]]:
+        if node_id not in placement:
+            parent = parents[node_id]
+            if parent is None:
+                placement[node_id] = (0, [])
+            else:
+                level, path = place(parent)
+                placement[node_id] = (level + 1, [*path, parent])
+        return placement[node_id]
+
+    for node_id in parents:
+        place(node_id)
+    return placement
+
+
+def assert_tree_consistent() -> None:
+    """Assert the stored nested sets agree with the parent links, for every category."""
+    expected = expected_placement()
+    rows = list(Category.objects.values("id", "parent_id", "tree_id", "lft", "rght", "level"))
+    trees: dict[int, list[dict]] = {}
+    for row in rows:
+        trees.setdefault(row["tree_id"], []).append(row)
+    for members in trees.values():
+        # lft/rght of one tree are exactly 1..2n, and a tree has one root.
+        bounds = sorted(value for row in members for value in (row["lft"], row["rght"]))
+        assert bounds == list(range(1, 2 * len(members) + 1))
+        assert [row["parent_id"] for row in members].count(None) == 1
+        # Walk the tree in lft order; the open nodes are the ancestors of the current one.
+        open_nodes: list[dict] = []
+        for row in sorted(members, key=lambda member: member["lft"]):
+            while open_nodes and open_nodes[-1]["rght"] < row["lft"]:
+                open_nodes.pop()
+            level, path = expected[row["id"]]
+            assert row["level"] == level, row
+            assert [node["id"] for node in open_nodes] == path, row
+            assert row["parent_id"] == (path[-1] if path else None)
+            open_nodes.append(row)

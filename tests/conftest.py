@@ -1,0 +1,46 @@
+import pytest
+from django.core.cache import cache
+
+from tests.factories import ALL_WRITE_SCOPES, ApiCaller, make_api_caller
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache():
+    """Nothing one test cached may be seen by another."""
+    cache.clear()
+    yield
+    cache.clear()
+
+
+@pytest.fixture(autouse=True)
+def _fast_secret_hashing(settings):
+    """Client secrets are hashed with the project's hasher; a cheap one keeps tests fast.
+
+    tests/api/test_auth.py checks the production hasher separately.
+    """
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture
+def api_client_factory(db):
+    """Return a function scopes -> ApiCaller holding a real token with those scopes."""
+    created = 0
+
+    def factory(scopes: list[str]) -> ApiCaller:
+        nonlocal created
+        created += 1
+        return make_api_caller(scopes, name=f"test client {created}")
+
+    return factory
+
+
+@pytest.fixture
+def api(api_client_factory) -> ApiCaller:
+    """A caller allowed every write scope (and so every read scope)."""
+    return api_client_factory(ALL_WRITE_SCOPES)
+
+
+@pytest.fixture
+def anonymous(db) -> ApiCaller:
+    """A caller without any Authorization header."""
+    return ApiCaller()
