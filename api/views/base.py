@@ -92,7 +92,7 @@ class RecordViewSet(ResourceViewSet):
     def perform_destroy(self, record_id, if_match):
         raise NotImplementedError
 
-    def perform_remove_translation(self, record_id, language):
+    def perform_remove_translation(self, record_id, language, if_match):
         raise NotImplementedError
 
     # Reads -------------------------------------------------------------------------------
@@ -158,7 +158,9 @@ class RecordViewSet(ResourceViewSet):
 
     def remove_translation(self, request, key, value, language):
         record_id = self.resolve_id(key, value)
-        self.perform_remove_translation(record_id, language_code(language, "language"))
+        self.perform_remove_translation(
+            record_id, language_code(language, "language"), self.if_match
+        )
         return done("Translation deleted")
 
     def written(self, record_id, message, status=200):

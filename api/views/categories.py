@@ -150,6 +150,7 @@ from catalogue.services import category as services
                 OpenApiParameter.PATH,
                 description="The language to remove (any case).",
             ),
+            IF_MATCH,
         ],
         responses=envelope_responses(
             200,
@@ -158,6 +159,7 @@ from catalogue.services import category as services
                 Code.SCHEMA_VALIDATION,
                 Code.CATEGORY_NOT_FOUND,
                 Code.TRANSLATION_NOT_FOUND,
+                Code.PRECONDITION_FAILED,
             ],
         ),
     ),
@@ -188,8 +190,10 @@ class CategoryViewSet(RecordViewSet):
     def perform_destroy(self, record_id, if_match):
         services.category_delete(category_id=record_id, if_match=if_match)
 
-    def perform_remove_translation(self, record_id, language):
-        services.category_remove_translation(category_id=record_id, language=language)
+    def perform_remove_translation(self, record_id, language, if_match):
+        services.category_remove_translation(
+            category_id=record_id, language=language, if_match=if_match
+        )
 
     @extend_schema(
         operation_id="categories_children_list",

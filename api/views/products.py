@@ -151,6 +151,7 @@ PRODUCT_LOOKUP_ERRORS = (
                 OpenApiParameter.PATH,
                 description="The language to remove (any case).",
             ),
+            IF_MATCH,
         ],
         responses=envelope_responses(
             200,
@@ -158,6 +159,7 @@ PRODUCT_LOOKUP_ERRORS = (
                 *PRODUCT_LOOKUP_ERRORS,
                 Code.SCHEMA_VALIDATION,
                 Code.TRANSLATION_NOT_FOUND,
+                Code.PRECONDITION_FAILED,
             ],
         ),
     ),
@@ -205,8 +207,10 @@ class ProductViewSet(RecordViewSet):
     def perform_destroy(self, record_id, if_match):
         services.product_delete(product_id=record_id, if_match=if_match)
 
-    def perform_remove_translation(self, record_id, language):
-        services.product_remove_translation(product_id=record_id, language=language)
+    def perform_remove_translation(self, record_id, language, if_match):
+        services.product_remove_translation(
+            product_id=record_id, language=language, if_match=if_match
+        )
 
     @extend_schema(
         operation_id="products_categories_list",

@@ -140,10 +140,13 @@ def category_delete(*, category_id: int, if_match: str | None = None) -> None:
         record.delete()
 
 
-def category_remove_translation(*, category_id: int, language: str) -> Category:
+def category_remove_translation(
+    *, category_id: int, language: str, if_match: str | None = None
+) -> Category:
     """Clear one language in every localized field of the category."""
     with transaction.atomic():
         record = Category.objects.select_for_update().get(pk=category_id)
+        check_precondition(record, if_match)
         changed = clear_translation(record, Category, language, ENTITY)
         touch(record)
         record.save(update_fields=[*changed, "last_modified_at"])

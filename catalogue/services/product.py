@@ -119,10 +119,13 @@ def product_delete(*, product_id: int, if_match: str | None = None) -> None:
         product.delete()
 
 
-def product_remove_translation(*, product_id: int, language: str) -> Product:
+def product_remove_translation(
+    *, product_id: int, language: str, if_match: str | None = None
+) -> Product:
     """Clear one language in every localized field of the product."""
     with transaction.atomic():
         product = Product.objects.select_for_update().get(pk=product_id)
+        check_precondition(product, if_match)
         changed = clear_translation(product, Product, language, ENTITY)
         touch(product)
         product.save(update_fields=[*changed, "last_modified_at"])

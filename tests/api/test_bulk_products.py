@@ -1512,7 +1512,7 @@ def sized_items(prefix: str, count: int, category: Category, name: str = "Valve"
     return [
         item(
             f"{prefix}-{number}",
-            names=ls(EN=f"{name} {number}", DE=f"Ventil {number}"),
+            names=ls(EN=f"{name} {number}", DE=f"Ventil {prefix} {number}"),
             sources=[{"source": "pim", "sourceId": f"{prefix}-{number}"}],
             sku=f"{prefix}-{number}",
             parent={"id": category.pk},
@@ -1523,10 +1523,12 @@ def sized_items(prefix: str, count: int, category: Category, name: str = "Valve"
 
 def test_bulk_upserts_run_a_constant_number_of_queries(api):
     category = make_category("Valves")
-    small, large = sized_items("S", 200, category), sized_items("L", 1000, category)
+    # Distinct names per size: colliding generated slugs cost one bounded probe query more.
+    small = sized_items("S", 200, category, "Small valve")
+    large = sized_items("L", 1000, category, "Large valve")
     changed = (
-        sized_items("S", 200, category, "Changed"),
-        sized_items("L", 1000, category, "Changed"),
+        sized_items("S", 200, category, "Changed small"),
+        sized_items("L", 1000, category, "Changed large"),
     )
 
     creates = count_queries(api, small), count_queries(api, large)
