@@ -1,6 +1,5 @@
 """Query counts stay constant whatever the page or tree size (API.md §1.14, §3 tree)."""
 
-
 import pytest
 
 from catalogue.models import Category
