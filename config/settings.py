@@ -168,6 +168,23 @@ OAUTH2_PROVIDER = {
     "SCOPES_BACKEND_CLASS": "api.oauth.ClientScopes",
     # Store only a checksum of each access token: a database dump yields no usable token.
     "COMPLIANT_BCP_RFC9700_TOKEN_STORAGE": True,
+    "REFRESH_TOKEN_REUSE_PROTECTION": True,
+    "ALLOWED_REDIRECT_URI_SCHEMES": ["https"],
+    # Every other RFC 9700 gate on: the API issues client-credentials tokens only.
+    **{
+        f"COMPLIANT_BCP_RFC9700_{gate}": True
+        for gate in (
+            "IMPLICIT_GRANT",
+            "PASSWORD_GRANT",
+            "PKCE_METHOD",
+            "ACCESS_TOKEN_TRANSPORT",
+            "AUTHZ_RESPONSE_ISS",
+            "REFRESH_TOKEN",
+            "REDIRECT_URI_SCHEME",
+            "REDIRECT_URI_MATCHING",
+            "PKCE_REQUIRED",
+        )
+    },
 }
 
 REST_FRAMEWORK = {
