@@ -10,11 +10,11 @@ from catalogue.services.common import (
     RecordChanges,
     apply_fields,
     check_precondition,
-    clear_translation,
     conflict,
     ensure_slugs_free,
     generate_slugs,
     lock_tree,
+    remove_translation,
     replace_sources,
     require_default_name,
     touch,
@@ -144,10 +144,6 @@ def category_remove_translation(
     *, category_id: int, language: str, if_match: str | None = None
 ) -> Category:
     """Clear one language in every localized field of the category."""
-    with transaction.atomic():
-        record = Category.objects.select_for_update().get(pk=category_id)
-        check_precondition(record, if_match)
-        changed = clear_translation(record, Category, language, ENTITY)
-        touch(record)
-        record.save(update_fields=[*changed, "last_modified_at"])
-        return record
+    return remove_translation(
+        Category, record_id=category_id, language=language, entity=ENTITY, if_match=if_match
+    )

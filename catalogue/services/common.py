@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.conf import settings
-from django.db import IntegrityError, connection
+from django.db import IntegrityError, connection, transaction
 
 from catalogue.errors import CatalogueError, Code
 from catalogue.localized import localized_fields
@@ -160,25 +160,30 @@ def touch(record) -> None:
     record.last_modified_at = now_ms()
 
 
-def clear_translation(record, model, language: str, entity: str) -> list[str]:
-    """Blank every localized field of `record` in `language`; return the changed attnames."""
-    if language == record.language:
-        raise CatalogueError(
-            Code.PAYLOAD_VALIDATION,
-            f"Cannot delete the default language {language} of this {entity.lower()}",
-        )
-    changed = []
-    for name in localized_fields(model):
-        attname = f"{name}_{language.lower()}"
-        if getattr(record, attname):
-            setattr(record, attname, "")
-            changed.append(attname)
-    if not changed:
-        raise CatalogueError(
-            Code.TRANSLATION_NOT_FOUND,
-            f"{entity} with id [{record.pk}] has no translation in language [{language}]",
-        )
-    return changed
+def remove_translation(model, *, record_id: int, language: str, entity: str, if_match=None):
+    """Blank every localized field of a record in `language` (never its default language)."""
+    with transaction.atomic():
+        record = model.objects.select_for_update().get(pk=record_id)
+        check_precondition(record, if_match)
+        if language == record.language:
+            raise CatalogueError(
+                Code.PAYLOAD_VALIDATION,
+                f"Cannot delete the default language {language} of this {entity.lower()}",
+            )
+        changed = []
+        for name in localized_fields(model):
+            attname = f"{name}_{language.lower()}"
+            if getattr(record, attname):
+                setattr(record, attname, "")
+                changed.append(attname)
+        if not changed:
+            raise CatalogueError(
+                Code.TRANSLATION_NOT_FOUND,
+                f"{entity} with id [{record.pk}] has no translation in language [{language}]",
+            )
+        touch(record)
+        record.save(update_fields=[*changed, "last_modified_at"])
+        return record
 
 
 class GeneratedSlugTaken(Exception):

@@ -1,7 +1,5 @@
 """Product writes: create, update, delete, translation removal, category membership."""
 
-from dataclasses import dataclass
-
 from django.db import IntegrityError, transaction
 
 from catalogue.errors import CatalogueError, Code
@@ -13,10 +11,10 @@ from catalogue.services.common import (
     RecordChanges,
     apply_fields,
     check_precondition,
-    clear_translation,
     conflict,
     ensure_slugs_free,
     generate_slugs,
+    remove_translation,
     replace_sources,
     require_default_name,
     touch,
@@ -124,21 +122,11 @@ def product_remove_translation(
 ) -> Product:
     """Clear one language in every localized field of the product."""
     with transaction.atomic():
-        product = Product.objects.select_for_update().get(pk=product_id)
-        check_precondition(product, if_match)
-        changed = clear_translation(product, Product, language, ENTITY)
-        touch(product)
-        product.save(update_fields=[*changed, "last_modified_at"])
+        product = remove_translation(
+            Product, record_id=product_id, language=language, entity=ENTITY, if_match=if_match
+        )
         refresh_search_document(product)
         return product
-
-
-@dataclass(frozen=True)
-class MembershipResult:
-    """Outcome of adding or removing one product to or from a category."""
-
-    product_id: int | None
-    error: CatalogueError | None = None
 
 
 def category_add_products(
