@@ -369,3 +369,16 @@ def raw_floor(prefix: str, leaves: list[int], count: int = 2000) -> tuple[float,
             )
         timings.append((time.perf_counter() - started) * 1000)
     return timings[0], timings[1]
+
+
+def remove_bulk_products() -> None:
+    """Delete what the bulk measurements wrote, so the dataset can be reused as it was."""
+    doomed = f"SELECT id FROM {Product._meta.db_table} WHERE sku LIKE 'BK-%%'"
+    with connection.cursor() as cursor:
+        for model, column in (
+            (ProductSearch, "product_id"),
+            (ProductSource, "owner_id"),
+            (ProductCategory, "product_id"),
+        ):
+            cursor.execute(f"DELETE FROM {model._meta.db_table} WHERE {column} IN ({doomed})")
+        cursor.execute(f"DELETE FROM {Product._meta.db_table} WHERE sku LIKE 'BK-%%'")

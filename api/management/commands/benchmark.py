@@ -80,7 +80,10 @@ class Command(BaseCommand):
             self._searches(server, headers, options, rows)
             self._export(server, headers, rows)
             if options["bulk_rounds"]:
-                self._bulk(server, headers, options["bulk_rounds"], rows)
+                try:
+                    self._bulk(server, headers, options["bulk_rounds"], rows)
+                finally:
+                    synthetic.remove_bulk_products()
         self._query_counts(token, rows)
         self.stdout.write("")
         self.stdout.write(bench.table(rows, ("measurement", "value", "notes")))
