@@ -69,14 +69,13 @@ class Lookup:
         running it.
         """
         _, description = self.condition(key, value, params)  # validates key and value
-        sql, slots = _compiled(self, queryset_factory, key)
+        sql, slots, model = _compiled(self, queryset_factory, key)
         kind = self.keys[key]
         values = {
             "value": int(value) if key == "id" else value,
             "companion": params.get(kind.companion) if kind.companion else None,
         }
         bound = [values[slot] if isinstance(slot, str) else slot.value for slot in slots]
-        model = queryset_factory().model
         return self._one(list(model.objects.raw(sql, bound)), description)
 
     def _one(self, matches: list, description: str) -> Model:
@@ -127,10 +126,10 @@ class _Fixed:
 
 _SENTINELS = {"value": "\x00lookup-value\x00", "companion": "\x00lookup-companion\x00"}
 _ID_SENTINEL = -918273645
-_COMPILED: dict[tuple, tuple[str, list]] = {}
+_COMPILED: dict[tuple, tuple[str, list, type[Model]]] = {}
 
 
-def _compiled(lookup: Lookup, queryset_factory, key: str) -> tuple[str, list]:
+def _compiled(lookup: Lookup, queryset_factory, key: str) -> tuple[str, list, type[Model]]:
     """SQL of queryset_factory().filter(<key lookup>)[:2] with slots for the looked-up values."""
     cache_key = (lookup.entity, queryset_factory.__qualname__, key)
     if cache_key not in _COMPILED:
@@ -143,7 +142,8 @@ def _compiled(lookup: Lookup, queryset_factory, key: str) -> tuple[str, list]:
             )
         else:
             condition = Q(**{kind.field: _SENTINELS["value"]})
-        sql, sql_params = queryset_factory().filter(condition)[:2].query.sql_with_params()
+        queryset = queryset_factory()
+        sql, sql_params = queryset.filter(condition)[:2].query.sql_with_params()
         slots = []
         for param in sql_params:
             if param == _ID_SENTINEL or param == _SENTINELS["value"]:
@@ -152,5 +152,5 @@ def _compiled(lookup: Lookup, queryset_factory, key: str) -> tuple[str, list]:
                 slots.append("companion")
             else:
                 slots.append(_Fixed(param))
-        _COMPILED[cache_key] = (sql, slots)
+        _COMPILED[cache_key] = (sql, slots, queryset.model)
     return _COMPILED[cache_key]
