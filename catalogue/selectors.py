@@ -6,7 +6,7 @@ from django.db import connection
 from django.db.models import Count, OuterRef, Q, Subquery
 from django.db.models.functions import Coalesce, Upper
 
-from catalogue.models import Category, Product, ProductCategory, ProductSource
+from catalogue.models import Category, Product, ProductCategory, ProductSearch, ProductSource
 
 
 def category_is_empty_reason(category: Category) -> str | None:
@@ -123,3 +123,43 @@ def table_row_count(model, compact_after: int = 500) -> int:
                 [table, table],
             )
     return int(total)
+
+
+def search_product_page(term: str, start: int, size: int) -> tuple[int, list[int]]:
+    """Count and rank the products matching a search term on the narrow search table alone.
+
+    The same matching and order as the term filter of a product list: exact code or
+    source-id matches first, then words as typed, then typo corrections, then id.
+    """
+    from catalogue.search import term_queries
+
+    queries = term_queries(term)
+    code_ids = product_ids_with_code(term.strip())
+    if queries is None and not code_ids:
+        return 0, []
+    where, params, order, order_params = [], [], [], []
+    if code_ids:
+        where.append("product_id = ANY(%s)")
+        params.append(code_ids)
+        order.append("product_id = ANY(%s) DESC")
+        order_params.append(code_ids)
+    if queries is not None:
+        exact, tolerant = queries
+        where.append("vector @@ to_tsquery('simple', %s)")
+        params.append(tolerant)
+        if exact != tolerant:
+            order.append("vector @@ to_tsquery('simple', %s) DESC")
+            order_params.append(exact)
+    table = ProductSearch._meta.db_table
+    condition = " OR ".join(where)
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT count(*) FROM {table} WHERE {condition}", params)
+        total = cursor.fetchone()[0]
+        if start >= total:
+            return total, []
+        cursor.execute(
+            f"SELECT product_id FROM {table} WHERE {condition} "
+            f"ORDER BY {', '.join([*order, 'product_id'])} LIMIT %s OFFSET %s",
+            [*params, *order_params, size, start],
+        )
+        return total, [row[0] for row in cursor.fetchall()]

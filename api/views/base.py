@@ -1,5 +1,7 @@
 """The base of every resource view: envelope helpers, rate-limit headers, conditional GETs."""
 
+from __future__ import annotations
+
 from django.http import HttpResponseNotModified
 from rest_framework import viewsets
 
@@ -105,21 +107,24 @@ class RecordViewSet(ResourceViewSet):
         return self.search_response(params)
 
     def search_response(self, params):
-        queryset = apply_search(self.get_queryset(), params, self.filterset_class)
-        items_found = self.count(queryset, params)
-        start = params.page.first_index
-        records = []
-        if start < items_found:
-            # Find the page's ids first, then load only those rows with their related data, so
-            # a deep page does not compute related data for every row it skips.
-            ids = list(queryset.values_list("pk", flat=True)[start : start + params.page.size])
-            by_id = self.get_queryset().in_bulk(ids)
-            records = [by_id[pk] for pk in ids if pk in by_id]
+        items_found, ids = self.page_ids(params)
+        # Load only the page's rows with their related data, so a deep page does not compute
+        # related data for every row it skips.
+        by_id = self.get_queryset().in_bulk(ids) if ids else {}
+        records = [by_id[pk] for pk in ids if pk in by_id]
         rows = self.present(records, language=params.language, expands=params.expands)
         return paged(rows, params.page, items_found)
 
-    def count(self, queryset, params) -> int:
-        return queryset.count()
+    def page_ids(self, params) -> tuple[int, list[int]]:
+        """All matches and the ids on the requested page, in order."""
+        queryset = apply_search(self.get_queryset(), params, self.filterset_class)
+        items_found = queryset.count()
+        start = params.page.first_index
+        if start >= items_found:
+            return items_found, []
+        return items_found, list(
+            queryset.values_list("pk", flat=True)[start : start + params.page.size]
+        )
 
     def export(self, request):
         params = params_from_query(request.query_params, self.filterset_class, self.expands)

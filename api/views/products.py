@@ -38,7 +38,7 @@ from api.views.base import RecordViewSet
 from api.views.bulk import BulkKey, BulkViewSet, directive_fields
 from catalogue.errors import Code
 from catalogue.models import Product, ProductCategory
-from catalogue.selectors import table_row_count
+from catalogue.selectors import search_product_page, table_row_count
 from catalogue.services import product as services
 from catalogue.services.product_bulk import product_bulk_delete, product_bulk_upsert
 
@@ -182,11 +182,19 @@ class ProductViewSet(RecordViewSet):
     def changes(self, item):
         return product_changes(item)
 
-    def count(self, queryset, params):
-        # The whole catalogue: read the maintained row count instead of counting a million rows.
+    def page_ids(self, params):
+        start, size = params.page.first_index, params.page.size
         if not params.filters:
-            return table_row_count(Product)
-        return super().count(queryset, params)
+            # The whole catalogue: read the maintained row count instead of counting a
+            # million rows, and walk the order's index to the page.
+            total = table_row_count(Product)
+            queryset = apply_search(Product.objects.all(), params, self.filterset_class)
+            return total, list(queryset.values_list("pk", flat=True)[start : start + size])
+        term = params.filters.get("term", "")
+        if set(params.filters) == {"term"} and term.strip() and not params.sort:
+            # A plain text search is answered from the narrow search table alone.
+            return search_product_page(term, start, size)
+        return super().page_ids(params)
 
     def export(self, request):
         params = params_from_query(request.query_params, self.filterset_class, self.expands)
