@@ -46,8 +46,9 @@ def _max_distance(word: str) -> int:
     return 1 if len(word) == 4 else 2
 
 
-def corrections(term_words: list[str]) -> tuple[dict[str, list[str]], set[str]]:
-    """Map each term word to the words to search for it; also return the known words.
+def corrections(term_words: list[str]) -> tuple[dict[str, list[str]], set[str], bool]:
+    """Map each term word to the words to search for it; also return the known words and
+    whether the last word starts a known word.
 
     A word the catalogue knows is searched as it is; the last word may also be the start of
     a known word (search-as-you-type); any other word is replaced by known words a small
@@ -55,8 +56,9 @@ def corrections(term_words: list[str]) -> tuple[dict[str, list[str]], set[str]]:
     """
     result = {word: [word] for word in term_words}
     if not term_words:
-        return result, set()
+        return result, set(), False
     last = term_words[-1]
+    last_is_prefix = False
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute("SELECT word FROM catalogue_searchword WHERE word = ANY(%s)", [term_words])
         known = {row[0] for row in cursor.fetchall()}
@@ -67,8 +69,9 @@ def corrections(term_words: list[str]) -> tuple[dict[str, list[str]], set[str]]:
             )
             if cursor.fetchone():
                 unknown.remove(last)
+                last_is_prefix = True
         if not unknown:
-            return result, known
+            return result, known, last_is_prefix
         # A low trigram threshold lets the index propose candidates such as "valve" for
         # "vlave"; the edit distance then decides.
         cursor.execute("SELECT set_config('pg_trgm.similarity_threshold', %s, true)", ["0.15"])
@@ -88,7 +91,7 @@ def corrections(term_words: list[str]) -> tuple[dict[str, list[str]], set[str]]:
         )
         for term_word, candidate in cursor.fetchall():
             result[term_word].append(candidate)
-    return result, known
+    return result, known, last_is_prefix
 
 
 def term_queries(term: str) -> tuple[str, str] | None:
@@ -101,15 +104,26 @@ def term_queries(term: str) -> tuple[str, str] | None:
     term_words = words(term)[:MAX_TERM_WORDS]
     if not term_words:
         return None
-    options, known = corrections(term_words)
+    options, known, last_is_prefix = corrections(term_words)
     last = len(term_words) - 1
 
     def typed(index: int, word: str) -> str:
         return f"{word}:*" if index == last and word not in known else word
 
+    def tolerated(index: int, word: str) -> str:
+        alternatives = options[word][1:]
+        if not alternatives:
+            return typed(index, word)
+        # An unknown last word that starts no known word cannot match as a prefix: its
+        # corrections alone are searched (a prefix scan of the index is the costly part).
+        as_typed = (
+            []
+            if index == last and word not in known and not last_is_prefix
+            else [typed(index, word)]
+        )
+        choices = [*as_typed, *alternatives]
+        return choices[0] if len(choices) == 1 else "(" + " | ".join(choices) + ")"
+
     exact = " & ".join(typed(i, w) for i, w in enumerate(term_words))
-    tolerant = " & ".join(
-        "(" + " | ".join([typed(i, w), *options[w][1:]]) + ")" if options[w][1:] else typed(i, w)
-        for i, w in enumerate(term_words)
-    )
+    tolerant = " & ".join(tolerated(i, w) for i, w in enumerate(term_words))
     return exact, tolerant
