@@ -153,13 +153,14 @@ def search_product_page(term: str, start: int, size: int) -> tuple[int, list[int
     table = ProductSearch._meta.db_table
     condition = " OR ".join(where)
     with connection.cursor() as cursor:
-        cursor.execute(f"SELECT count(*) FROM {table} WHERE {condition}", params)
-        total = cursor.fetchone()[0]
-        if start >= total:
-            return total, []
+        # Every match is read once, for the count and the order together.
         cursor.execute(
-            f"SELECT product_id FROM {table} WHERE {condition} "
+            f"SELECT product_id, count(*) OVER () FROM {table} WHERE {condition} "
             f"ORDER BY {', '.join([*order, 'product_id'])} LIMIT %s OFFSET %s",
             [*params, *order_params, size, start],
         )
-        return total, [row[0] for row in cursor.fetchall()]
+        rows = cursor.fetchall()
+        if rows:
+            return rows[0][1], [row[0] for row in rows]
+        cursor.execute(f"SELECT count(*) FROM {table} WHERE {condition}", params)
+        return cursor.fetchone()[0], []
