@@ -153,7 +153,17 @@ def search_product_page(term: str, start: int, size: int) -> tuple[int, list[int
     table = ProductSearch._meta.db_table
     condition = " OR ".join(where)
     with connection.cursor() as cursor:
-        # Every match is read once, for the count and the order together.
+        if not order:
+            # Ordered by id alone: count apart, and the page comes off the primary key.
+            cursor.execute(f"SELECT count(*) FROM {table} WHERE {condition}", params)
+            total = cursor.fetchone()[0]
+            cursor.execute(
+                f"SELECT product_id FROM {table} WHERE {condition} "
+                "ORDER BY product_id LIMIT %s OFFSET %s",
+                [*params, size, start],
+            )
+            return total, [row[0] for row in cursor.fetchall()]
+        # Ranked: every match is read once, for the count and the order together.
         cursor.execute(
             f"SELECT product_id, count(*) OVER () FROM {table} WHERE {condition} "
             f"ORDER BY {', '.join([*order, 'product_id'])} LIMIT %s OFFSET %s",
