@@ -81,18 +81,12 @@ API_NAME = {model: api for api, model in LOCALIZED_FIELDS.items()}
 _PATH = re.compile(r" - at `\$(?P<path>[^`]*)`$")
 
 
-def _format_path(path: str) -> str:
-    return path[1:] if path.startswith(".") else path
-
-
 def schema_error(exc: msgspec.ValidationError, prefix: str = "") -> CatalogueError:
     """Turn a msgspec error into 10007 with a field path like `names[0].language: ...`."""
     message = str(exc)
     match = _PATH.search(message)
-    path = _format_path(match.group("path")) if match else ""
+    path = match.group("path").lstrip(".") if match else ""
     text = message[: match.start()] if match else message
-    if path.startswith(".") or not path:
-        path = path.lstrip(".")
     unknown = re.match(r"Object contains unknown field `(?P<field>[^`]+)`", text)
     if unknown:
         path = f"{path}.{unknown['field']}" if path else unknown["field"]
