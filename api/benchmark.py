@@ -12,7 +12,6 @@ import sys
 import threading
 import time
 import urllib.parse
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -243,6 +242,3 @@ def table(rows: list[tuple], headers: tuple[str, ...]) -> str:
     out = [" | ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)), line]
     out += [" | ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) for row in cells[1:]]
     return "\n".join(out)
-
-
-Timed = Callable[[], object]

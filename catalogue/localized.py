@@ -16,18 +16,3 @@ def localized_fields(model) -> tuple[str, ...]:
     """Return the model's localized field names in registration order."""
     registered = set(translator.get_options_for_model(model).fields)
     return tuple(f.name for f in model._meta.concrete_fields if f.name in registered)
-
-
-def column(field: str, language: str) -> str:
-    """Return the database column holding `field` in `language` (EN -> name_en)."""
-    return f"{field}_{language.lower()}"
-
-
-def values_of(row, field: str) -> dict[str, str]:
-    """Return {LANG: value} for every language with a non-empty value."""
-    result = {}
-    for code in settings.CATALOGUE_LANGUAGES:
-        value = row.get(f"{field}_{code.lower()}")
-        if value:
-            result[code] = value
-    return result

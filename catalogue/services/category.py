@@ -38,6 +38,11 @@ class ParentRef:
             return f"id [{self.id}]"
         return f"sourceId [{self.source_id}] and source [{self.source}]"
 
+    def not_found(self) -> CatalogueError:
+        return CatalogueError(
+            Code.PARENT_CATEGORY_NOT_FOUND, f"Parent category with {self.describe()} not found"
+        )
+
 
 def resolve_parent(ref: ParentRef) -> Category:
     if ref.id is not None:
@@ -47,9 +52,7 @@ def resolve_parent(ref: ParentRef) -> Category:
             sources__source=ref.source, sources__source_id=ref.source_id
         ).first()
     if parent is None:
-        raise CatalogueError(
-            Code.PARENT_CATEGORY_NOT_FOUND, f"Parent category with {ref.describe()} not found"
-        )
+        raise ref.not_found()
     return parent
 
 

@@ -98,12 +98,7 @@ def plan_categories(items: list[BulkItem], lookup_key: str, directives: Directiv
                 earlier = claimed_pairs.get((ref.source, ref.source_id)) if ref.id is None else None
                 new_parent = _node(earlier) if earlier else in_database.get(ref)
                 if new_parent is None:
-                    item.fail(
-                        CatalogueError(
-                            Code.PARENT_CATEGORY_NOT_FOUND,
-                            f"Parent category with {ref.describe()} not found",
-                        )
-                    )
+                    item.fail(ref.not_found())
                     continue
                 if node in _ancestors(new_parent, parents):
                     item.fail(

@@ -5,7 +5,7 @@ from collections import defaultdict
 from django.conf import settings
 from django.db import connection
 
-from catalogue.errors import CatalogueError, Code
+from catalogue.errors import Code
 from catalogue.models import Product, ProductCategory, ProductSearch, ProductSource
 from catalogue.models.base import now_ms
 from catalogue.search import record_words, search_document
@@ -86,12 +86,7 @@ def plan_products(items: list[BulkItem], lookup_key: str, directives: Directives
         if item.extra["move"]:
             ref = item.changes.relations["parent"]
             if ref is not None and parents.get(ref) is None:
-                item.fail(
-                    CatalogueError(
-                        Code.PARENT_CATEGORY_NOT_FOUND,
-                        f"Parent category with {ref.describe()} not found",
-                    )
-                )
+                item.fail(ref.not_found())
                 continue
             item.extra["primary"] = parents.get(ref) if ref is not None else None
             item.extra["primary_changed"] = item.extra["primary"] != current_primary.get(
