@@ -14,7 +14,7 @@ from api.serializers.read import parse_expands, response_language
 from catalogue.errors import Code
 from catalogue.localized import language_codes
 from catalogue.models import ProductCategory, ProductSearch, ProductStatus
-from catalogue.search import term_queries
+from catalogue.search import term_query
 from catalogue.selectors import product_ids_with_code, subtree_filter
 
 CONTROL_PARAMS = {"page", "offset", "sort", "language", "expands"}
@@ -237,13 +237,22 @@ def _finish(filters, sort, page, language, expands, filterset_class, expands_all
     )
 
 
-def apply_search(queryset, params: SearchParams, filterset_class):
-    """Filter and order a queryset; ordering always ends with id so pages are stable."""
+def _valid_filterset(queryset, params: SearchParams, filterset_class):
     filterset = filterset_class(data=params.filters, queryset=queryset)
     if not filterset.is_valid():
         field, errors = next(iter(filterset.errors.items()))
         raise ApiError(Code.SCHEMA_VALIDATION, f"{field}: {' '.join(errors)}")
-    queryset = filterset.qs
+    return filterset
+
+
+def cleaned_filters(queryset, params: SearchParams, filterset_class) -> dict:
+    """The filter values parsed and checked (dates, numbers, choices), or a 400."""
+    return _valid_filterset(queryset, params, filterset_class).form.cleaned_data
+
+
+def apply_search(queryset, params: SearchParams, filterset_class):
+    """Filter and order a queryset; ordering always ends with id so pages are stable."""
+    queryset = _valid_filterset(queryset, params, filterset_class).qs
     ordering = []
     language = (params.language or language_codes()[0]).lower()
     for field, descending in params.sort:
@@ -294,6 +303,11 @@ class ChoiceInFilter(django_filters.BaseInFilter, django_filters.ChoiceFilter):
     pass
 
 
+def with_descendants(filters: dict) -> bool:
+    """Whether a categoryIds filter takes in the categories' descendants (the default)."""
+    return filters.get("categoryDescendants", "Y") not in ("N", "false", "False", "0")
+
+
 class ProductFilterSet(CatalogueFilterSet):
     skus = CharInFilter(field_name="sku", lookup_expr="in")
     supplierCodes = CharInFilter(field_name="supplier_code", lookup_expr="in")
@@ -330,36 +344,27 @@ class ProductFilterSet(CatalogueFilterSet):
         if not value:
             return queryset
         ids = [int(v) for v in value]
-        if self.data.get("categoryDescendants", "Y") in ("N", "false", "False", "0"):
+        if not with_descendants(self.data):
             links = ProductCategory.objects.filter(category_id__in=ids)
         else:
             links = ProductCategory.objects.filter(subtree_filter(ids, prefix="category__"))
         return queryset.filter(pk__in=links.values("product_id"))
 
     def filter_term(self, queryset, name, value):
-        queries = term_queries(value)
+        query = term_query(value)
         code_ids = product_ids_with_code(value.strip())
-        if queries is None and not code_ids:
+        if query is None and not code_ids:
             return queryset.none()
         condition = Q(pk__in=code_ids)
-        # Exact code or source-id matches first, then products matching the words as typed,
-        # then those found through typo corrections; ids break ties.
-        ranks = []
-        if code_ids:
-            ranks.append(Case(When(pk__in=code_ids, then=Value(2)), default=Value(0)))
-        if queries is not None:
-            exact, tolerant = queries
-            searches = ProductSearch.objects.values("product_id")
-            found = searches.filter(
-                vector=SearchQuery(tolerant, config="simple", search_type="raw")
-            )
+        if query is not None:
+            found = ProductSearch.objects.filter(
+                vector=SearchQuery(query, config="simple", search_type="raw")
+            ).values("product_id")
             condition |= Q(pk__in=found)
-            if exact != tolerant:
-                as_typed = searches.filter(
-                    vector=SearchQuery(exact, config="simple", search_type="raw")
-                )
-                ranks.append(Case(When(pk__in=as_typed, then=Value(1)), default=Value(0)))
         queryset = queryset.filter(condition)
-        if ranks:
-            queryset = queryset.annotate(relevance=sum(ranks[1:], ranks[0]))
+        if code_ids:
+            # Exact code or source-id matches first; ids break ties.
+            queryset = queryset.annotate(
+                relevance=Case(When(pk__in=code_ids, then=Value(1)), default=Value(0))
+            )
         return queryset

@@ -94,36 +94,30 @@ def corrections(term_words: list[str]) -> tuple[dict[str, list[str]], set[str], 
     return result, known, last_is_prefix
 
 
-def term_queries(term: str) -> tuple[str, str] | None:
-    """Return (as-typed tsquery, tolerant tsquery) for a search term, or None if it has no words.
+def term_query(term: str) -> str | None:
+    """Return the tsquery for a search term, or None if it has no words.
 
-    The as-typed query matches the term's words; the last one also as a prefix unless it is a
-    whole known word (a prefix scan is slower). The tolerant one also accepts, for each word
-    the catalogue does not know, known words a small edit away.
+    Each word the catalogue knows is searched as it is; the last word also as a prefix
+    unless it is a whole known word (a prefix scan is slower). Any other word is searched as
+    typed or as known words a small edit away; an unknown last word that starts no known word
+    through those corrections alone (a prefix scan of the index is the costly part).
+
+    Every word of every product is known, so a product matching the words exactly as typed
+    matches no unknown word: no match ranks above another, and matches come in id order.
     """
     term_words = words(term)[:MAX_TERM_WORDS]
     if not term_words:
         return None
     options, known, last_is_prefix = corrections(term_words)
     last = len(term_words) - 1
-
-    def typed(index: int, word: str) -> str:
-        return f"{word}:*" if index == last and word not in known else word
-
-    def tolerated(index: int, word: str) -> str:
+    parts = []
+    for index, word in enumerate(term_words):
+        typed = f"{word}:*" if index == last and word not in known else word
         alternatives = options[word][1:]
         if not alternatives:
-            return typed(index, word)
-        # An unknown last word that starts no known word cannot match as a prefix: its
-        # corrections alone are searched (a prefix scan of the index is the costly part).
-        as_typed = (
-            []
-            if index == last and word not in known and not last_is_prefix
-            else [typed(index, word)]
-        )
-        choices = [*as_typed, *alternatives]
-        return choices[0] if len(choices) == 1 else "(" + " | ".join(choices) + ")"
-
-    exact = " & ".join(typed(i, w) for i, w in enumerate(term_words))
-    tolerant = " & ".join(tolerated(i, w) for i, w in enumerate(term_words))
-    return exact, tolerant
+            parts.append(typed)
+            continue
+        dropped = index == last and word not in known and not last_is_prefix
+        choices = [*([] if dropped else [typed]), *alternatives]
+        parts.append(choices[0] if len(choices) == 1 else "(" + " | ".join(choices) + ")")
+    return " & ".join(parts)

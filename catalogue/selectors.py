@@ -1,12 +1,23 @@
 """Reusable reads: subtree filters, counts, ancestor paths, tree snapshots."""
 
 from collections import defaultdict
+from datetime import UTC, datetime, timedelta
 
 from django.db import connection
 from django.db.models import Count, OuterRef, Q, Subquery
 from django.db.models.functions import Coalesce, Upper
 
-from catalogue.models import Category, Product, ProductCategory, ProductSearch, ProductSource
+from catalogue.models import (
+    Category,
+    HourCountDelta,
+    Product,
+    ProductCategory,
+    ProductSearch,
+    ProductSource,
+)
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+HOUR = timedelta(hours=1)
 
 
 def category_is_empty_reason(category: Category) -> str | None:
@@ -126,51 +137,138 @@ def table_row_count(model, compact_after: int = 500) -> int:
 
 
 def search_product_page(term: str, start: int, size: int) -> tuple[int, list[int]]:
-    """Count and rank the products matching a search term on the narrow search table alone.
+    """Count and page the products matching a search term on the narrow search table alone.
 
     The same matching and order as the term filter of a product list: exact code or
-    source-id matches first, then words as typed, then typo corrections, then id.
+    source-id matches first, then the other matches by id.
     """
-    from catalogue.search import term_queries
+    from catalogue.search import term_query
 
-    queries = term_queries(term)
+    query = term_query(term)
     code_ids = product_ids_with_code(term.strip())
-    if queries is None and not code_ids:
+    if query is None and not code_ids:
         return 0, []
-    where, params, order, order_params = [], [], [], []
+    where, params = [], []
     if code_ids:
         where.append("product_id = ANY(%s)")
         params.append(code_ids)
-        order.append("product_id = ANY(%s) DESC")
-        order_params.append(code_ids)
-    if queries is not None:
-        exact, tolerant = queries
+    if query is not None:
         where.append("vector @@ to_tsquery('simple', %s)")
-        params.append(tolerant)
-        if exact != tolerant:
-            order.append("vector @@ to_tsquery('simple', %s) DESC")
-            order_params.append(exact)
+        params.append(query)
     table = ProductSearch._meta.db_table
     condition = " OR ".join(where)
     with connection.cursor() as cursor:
-        if not order:
-            # Ordered by id alone: count apart, and the page comes off the primary key.
-            cursor.execute(f"SELECT count(*) FROM {table} WHERE {condition}", params)
-            total = cursor.fetchone()[0]
-            cursor.execute(
-                f"SELECT product_id FROM {table} WHERE {condition} "
-                "ORDER BY product_id LIMIT %s OFFSET %s",
-                [*params, size, start],
-            )
-            return total, [row[0] for row in cursor.fetchall()]
-        # Ranked: every match is read once, for the count and the order together.
-        cursor.execute(
-            f"SELECT product_id, count(*) OVER () FROM {table} WHERE {condition} "
-            f"ORDER BY {', '.join([*order, 'product_id'])} LIMIT %s OFFSET %s",
-            [*params, *order_params, size, start],
-        )
-        rows = cursor.fetchall()
-        if rows:
-            return rows[0][1], [row[0] for row in rows]
         cursor.execute(f"SELECT count(*) FROM {table} WHERE {condition}", params)
-        return cursor.fetchone()[0], []
+        total = cursor.fetchone()[0]
+        if start >= total:
+            return total, []
+        if query is None:
+            return total, sorted(code_ids)[start : start + size]
+        # Code matches first, then the page comes off the primary key.
+        ranked = sorted(code_ids)
+        if start < len(ranked):
+            head = ranked[start : start + size]
+            rest_start, rest_size = 0, size - len(head)
+        else:
+            head, rest_start, rest_size = [], start - len(ranked), size
+        if rest_size:
+            cursor.execute(
+                f"SELECT product_id FROM {table} WHERE vector @@ to_tsquery('simple', %s) "
+                "AND NOT product_id = ANY(%s) ORDER BY product_id LIMIT %s OFFSET %s",
+                [query, ranked, rest_size, rest_start],
+            )
+            head += [row[0] for row in cursor.fetchall()]
+        return total, head
+
+
+def time_range_count(
+    model, column: str, start: datetime | None, end: datetime | None, compact_after: int = 200
+) -> int:
+    """Exact number of rows with start <= column < end, without reading every one of them.
+
+    Whole hours come from the hour counts (see HourCountDelta); only the partial hours at
+    either end are counted in the table, through the column's index. One statement, so one
+    snapshot, reads both.
+    """
+    table = model._meta.db_table
+    first = None if start is None else -((EPOCH - start) // HOUR)  # first whole hour
+    stop = None if end is None else (end - EPOCH) // HOUR  # the hour the range ends in
+    if first is not None and stop is not None and first >= stop:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"SELECT count(*) FROM {table} WHERE {column} >= %s AND {column} < %s",
+                [start, end],
+            )
+            return cursor.fetchone()[0]
+    hours, hour_params = ["table_name = %s", "column_name = %s"], [table, column]
+    edge_params = []
+    if first is not None:
+        hours.append("hour >= %s")
+        hour_params.append(first)
+        edge_params += [start, EPOCH + first * HOUR]
+    if stop is not None:
+        hours.append("hour < %s")
+        hour_params.append(stop)
+        edge_params += [EPOCH + stop * HOUR, end]
+    deltas = HourCountDelta._meta.db_table
+    where = " AND ".join(hours)
+    # Each partial hour is counted by its own index-only scan.
+    partial = f"(SELECT count(*) FROM {table} WHERE {column} >= %s AND {column} < %s)"
+    edge_count = " + ".join([partial] * (len(edge_params) // 2)) or "0"
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT coalesce(sum(delta), 0) + {edge_count}, count(*), count(DISTINCT hour) "
+            f"FROM {deltas} WHERE {where}",
+            [*edge_params, *hour_params],
+        )
+        total, pieces, distinct_hours = cursor.fetchone()
+        if pieces - distinct_hours > compact_after:
+            # Fold the range's deltas into one row per hour; writers keep appending meanwhile.
+            cursor.execute(
+                f"WITH gone AS (DELETE FROM {deltas} WHERE {where} RETURNING hour, delta) "
+                f"INSERT INTO {deltas} (table_name, column_name, hour, delta) "
+                "SELECT %s, %s, hour, sum(delta) FROM gone GROUP BY hour HAVING sum(delta) <> 0",
+                [*hour_params, table, column],
+            )
+    return int(total)
+
+
+def category_product_page(
+    category_ids: list[int],
+    *,
+    descendants: bool,
+    statuses: list[str] | None,
+    start: int,
+    size: int,
+    descending: bool = False,
+) -> tuple[int, list[int]]:
+    """Count and page (by id) the products in some categories, read from memberships alone.
+
+    Memberships carry their product's status, so a status filter needs no product rows.
+    """
+    if descendants:
+        categories = list(
+            Category.objects.filter(subtree_filter(category_ids)).values_list("pk", flat=True)
+        )
+    else:
+        categories = list(category_ids)
+    if not categories:
+        return 0, []
+    where, params = ["category_id = ANY(%s)"], [categories]
+    if statuses:
+        where.append("product_status = ANY(%s)")
+        params.append(list(statuses))
+    table = ProductCategory._meta.db_table
+    condition = " AND ".join(where)
+    direction = "DESC" if descending else "ASC"
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT count(DISTINCT product_id) FROM {table} WHERE {condition}", params)
+        total = cursor.fetchone()[0]
+        if start >= total:
+            return total, []
+        cursor.execute(
+            f"SELECT DISTINCT product_id FROM {table} WHERE {condition} "
+            f"ORDER BY product_id {direction} LIMIT %s OFFSET %s",
+            [*params, size, start],
+        )
+        return total, [row[0] for row in cursor.fetchall()]

@@ -28,7 +28,7 @@ from api.serializers.read import parse_expands, response_language
 from api.views.base import ResourceViewSet
 from catalogue.errors import CatalogueError, Code
 from catalogue.models import Category, ProductCategory, ProductSource
-from catalogue.selectors import subtree_filter
+from catalogue.selectors import category_product_page, subtree_filter
 from catalogue.services.product import category_add_products, category_remove_products
 
 MAX_ITEMS = 100
@@ -145,14 +145,18 @@ class CategoryProductsViewSet(ResourceViewSet):
             )
         else:
             links = ProductCategory.objects.filter(category_id=category_id)
-        queryset = product_queryset().filter(pk__in=links.values("product_id")).order_by("pk")
-        items_found = queryset.count()
-        start = page.first_index
-        records = list(queryset[start : start + page.size])
+        # Counted and paged from memberships alone; only the page's products are read.
+        items_found, ids = category_product_page(
+            [category_id],
+            descendants=descendants == "true",
+            statuses=None,
+            start=page.first_index,
+            size=page.size,
+        )
+        by_id = product_queryset().in_bulk(ids) if ids else {}
+        records = [by_id[pk] for pk in ids if pk in by_id]
         primary = set(
-            links.filter(product_id__in=[r.pk for r in records], is_primary=True).values_list(
-                "product_id", flat=True
-            )
+            links.filter(product_id__in=ids, is_primary=True).values_list("product_id", flat=True)
         )
         rows = present_products(records, language=language, expands=expands)
         for row in rows:

@@ -3,7 +3,13 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema
 
 from api.envelope import paged, parse_page
 from api.export import export_sql_response
-from api.filters import ProductFilterSet, apply_search, params_from_query
+from api.filters import (
+    ProductFilterSet,
+    apply_search,
+    cleaned_filters,
+    params_from_query,
+    with_descendants,
+)
 from api.lookups import PRODUCT_LOOKUP
 from api.schema import (
     BODY_ERRORS,
@@ -38,9 +44,23 @@ from api.views.base import RecordViewSet
 from api.views.bulk import BulkKey, BulkViewSet, directive_fields
 from catalogue.errors import Code
 from catalogue.models import Product, ProductCategory
-from catalogue.selectors import search_product_page, table_row_count
+from catalogue.selectors import (
+    category_product_page,
+    search_product_page,
+    table_row_count,
+    time_range_count,
+)
 from catalogue.services import product as services
 from catalogue.services.product_bulk import product_bulk_delete, product_bulk_upsert
+
+# Filters answered from category memberships alone, and the date ranges with hour counts.
+MEMBERSHIP_FILTERS = {"categoryIds", "categoryDescendants", "statuses"}
+DATE_RANGE_FILTERS = (("createdAt", "created_at"), ("lastModifiedAt", "last_modified_at"))
+
+
+def by_id_only(sort: list[tuple[str, bool]]) -> bool:
+    return not sort or [field for field, _ in sort] == ["id"]
+
 
 # Errors of resolving /products/<lookupKey>/<value>.
 PRODUCT_LOOKUP_ERRORS = (
@@ -183,18 +203,45 @@ class ProductViewSet(RecordViewSet):
         return product_changes(item)
 
     def page_ids(self, params):
+        """Count and page the common searches from structures made for them; the rest, and
+        every other order, through the general query."""
         start, size = params.page.first_index, params.page.size
-        if not params.filters:
+        keys = set(params.filters)
+        if not keys:
             # The whole catalogue: read the maintained row count instead of counting a
             # million rows, and walk the order's index to the page.
-            total = table_row_count(Product)
-            queryset = apply_search(Product.objects.all(), params, self.filterset_class)
-            return total, list(queryset.values_list("pk", flat=True)[start : start + size])
+            return self.counted_page(params, table_row_count(Product))
         term = params.filters.get("term", "")
-        if set(params.filters) == {"term"} and term.strip() and not params.sort:
+        if keys == {"term"} and term.strip() and not params.sort:
             # A plain text search is answered from the narrow search table alone.
             return search_product_page(term, start, size)
+        if keys <= MEMBERSHIP_FILTERS and "categoryIds" in keys and by_id_only(params.sort):
+            cleaned = cleaned_filters(Product.objects.none(), params, self.filterset_class)
+            if cleaned["categoryIds"]:
+                return category_product_page(
+                    [int(pk) for pk in cleaned["categoryIds"]],
+                    descendants=with_descendants(params.filters),
+                    statuses=cleaned["statuses"],
+                    start=start,
+                    size=size,
+                    descending=bool(params.sort) and params.sort[0][1],
+                )
+        for prefix, column in DATE_RANGE_FILTERS:
+            if keys <= {f"{prefix}From", f"{prefix}To"}:
+                # One date range: whole hours are counted from hour counts, not row by row.
+                cleaned = cleaned_filters(Product.objects.none(), params, self.filterset_class)
+                start_at, end_at = cleaned[f"{prefix}From"], cleaned[f"{prefix}To"]
+                return self.counted_page(
+                    params, time_range_count(Product, column, start_at, end_at)
+                )
         return super().page_ids(params)
+
+    def counted_page(self, params, total: int) -> tuple[int, list[int]]:
+        start = params.page.first_index
+        if start >= total:
+            return total, []
+        queryset = apply_search(Product.objects.all(), params, self.filterset_class)
+        return total, list(queryset.values_list("pk", flat=True)[start : start + params.page.size])
 
     def export(self, request):
         params = params_from_query(request.query_params, self.filterset_class, self.expands)

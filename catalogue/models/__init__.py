@@ -1,5 +1,6 @@
 from catalogue.models.base import (
     ExternalSource,
+    HourCountDelta,
     LocalizedModel,
     RowCountDelta,
     TimestampedModel,
@@ -20,6 +21,7 @@ __all__ = [
     "Category",
     "CategorySource",
     "ExternalSource",
+    "HourCountDelta",
     "LocalizedModel",
     "Product",
     "ProductCategory",

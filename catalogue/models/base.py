@@ -18,8 +18,9 @@ def default_language() -> str:
 
 
 class TimestampedModel(models.Model):
-    created_at = models.DateTimeField(default=now_ms, editable=False, db_index=True)
-    last_modified_at = models.DateTimeField(default=now_ms, editable=False, db_index=True)
+    # Each concrete model indexes these with its id, in the order lists sort by.
+    created_at = models.DateTimeField(default=now_ms, editable=False)
+    last_modified_at = models.DateTimeField(default=now_ms, editable=False)
 
     class Meta:
         abstract = True
@@ -75,3 +76,29 @@ class RowCountDelta(models.Model):
 
     def __str__(self) -> str:
         return f"{self.table_name} {self.delta:+d}"
+
+
+class HourCountDelta(models.Model):
+    """Exact counts of rows per hour of a timestamp column, kept like RowCountDelta.
+
+    Statement triggers append +n/-n per (column, hour) on every write, so the rows of a date
+    range are counted from its whole hours plus an index scan of the partial hours at its ends.
+    `hour` is hours since the Unix epoch (UTC).
+    """
+
+    table_name = models.CharField(max_length=63)
+    column_name = models.CharField(max_length=63)
+    hour = models.BigIntegerField()
+    delta = models.BigIntegerField()
+
+    class Meta:
+        indexes = [
+            models.Index(
+                fields=["table_name", "column_name", "hour"],
+                include=["delta"],
+                name="hour_count_delta_hour",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.table_name}.{self.column_name} @{self.hour} {self.delta:+d}"

@@ -59,7 +59,11 @@ class Category(MPTTModel, LocalizedModel, LocalizedContent):
     class Meta:
         verbose_name_plural = "categories"
         constraints = slug_constraints("category")
-        indexes = slug_prefix_indexes("category")
+        indexes = [
+            *slug_prefix_indexes("category"),
+            models.Index(fields=["last_modified_at", "id"], name="category_modified_id"),
+            models.Index(fields=["created_at", "id"], name="category_created_id"),
+        ]
 
     class MPTTMeta:
         order_insertion_by = []

@@ -154,6 +154,9 @@ class ProductCategory(models.Model):
         Category, related_name="product_memberships", on_delete=models.PROTECT
     )
     is_primary = models.BooleanField(default=False)
+    # The product's status, copied here by triggers (see migration 0006) so a search by
+    # categories and statuses is answered from memberships alone, without a probe per product.
+    product_status = models.CharField(max_length=1, default=ProductStatus.AVAILABLE, editable=False)
 
     class Meta:
         constraints = [
@@ -162,7 +165,13 @@ class ProductCategory(models.Model):
                 fields=["product"], condition=Q(is_primary=True), name="product_one_primary"
             ),
         ]
-        indexes = [models.Index(fields=["category", "product"], name="product_category_reverse")]
+        indexes = [
+            models.Index(
+                fields=["category", "product"],
+                include=["product_status"],
+                name="product_category_members",
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.product_id} in {self.category_id}{' (primary)' if self.is_primary else ''}"

@@ -1,0 +1,335 @@
+"""Product searches counted from maintained structures stay exact through every kind of write.
+
+A single date range is counted from hour counts plus the partial hours at its ends; categories
+and statuses are counted from memberships, which carry their product's status.
+"""
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from django.db import connection
+
+from catalogue.models import HourCountDelta, Product, ProductCategory
+from catalogue.selectors import time_range_count
+from catalogue.services.product import category_add_products
+from tests.api.test_products import listed_ids, ls, make_product, page_meta, set_stamps
+from tests.factories import make_category
+
+BASE = datetime(2026, 3, 1, 10, tzinfo=UTC)
+
+
+def stamp(text: str) -> str:
+    return text.replace("+00:00", "Z")
+
+
+def at(hours: float, ms: int = 0) -> datetime:
+    return BASE + timedelta(hours=hours, milliseconds=ms)
+
+
+# Stamps on, just before and just after whole hours, and inside them.
+OFFSETS = [
+    (0, 0),
+    (0, 1),
+    (0.5, 0),
+    (1, -1),
+    (1, 0),
+    (1, 0),
+    (1.25, 7),
+    (2, 0),
+    (2.75, 999),
+    (3, -1),
+    (5, 0),
+    (5.5, 0),
+    (26, 0),
+]
+
+
+@pytest.fixture
+def spread(db) -> list[Product]:
+    products = [make_product(f"Spread {n}") for n in range(len(OFFSETS))]
+    for product, (hours, ms) in zip(products, OFFSETS, strict=True):
+        # Modified a day after creation, so the two columns count different hours.
+        set_stamps(product, created=at(hours, ms), modified=at(hours + 24, ms))
+    return products
+
+
+RANGES = [
+    (None, None),
+    (at(0), at(1)),  # whole hours
+    (at(0), at(3)),
+    (at(0, 1), at(1, -1)),  # inside one hour
+    (at(0, 1), at(2, 1)),  # partial hours at both ends
+    (at(0.5), at(5.5)),
+    (at(1), at(1)),  # empty: to is exclusive
+    (at(1), at(1, 1)),
+    (at(3), at(0)),  # reversed: empty
+    (at(1), None),
+    (None, at(1)),
+    (at(0.25), None),
+    (None, at(2.75, 999)),
+    (at(-100), at(100)),
+    (at(30), None),
+]
+
+
+def expected_ids(column: str, start, end) -> list[int]:
+    rows = Product.objects.all()
+    if start is not None:
+        rows = rows.filter(**{f"{column}__gte": start})
+    if end is not None:
+        rows = rows.filter(**{f"{column}__lt": end})
+    return sorted(rows.values_list("pk", flat=True))
+
+
+def search_range(api, field: str, start, end, **params):
+    query = {**params}
+    if start is not None:
+        query[f"{field}From"] = stamp(start.isoformat(timespec="milliseconds"))
+    if end is not None:
+        query[f"{field}To"] = stamp(end.isoformat(timespec="milliseconds"))
+    return api.get("/v2/products", params=query)
+
+
+@pytest.mark.parametrize(
+    ("field", "column", "shift"),
+    [("createdAt", "created_at", 0), ("lastModifiedAt", "last_modified_at", 24)],
+)
+@pytest.mark.parametrize(("start", "end"), RANGES)
+def test_date_range_counts_are_exact(api, spread, field, column, shift, start, end):
+    start = start and start + timedelta(hours=shift)
+    end = end and end + timedelta(hours=shift)
+    expected = expected_ids(column, start, end)
+
+    response = search_range(api, field, start, end, offset=100)
+
+    assert page_meta(response)["itemsFound"] == len(expected)
+    assert listed_ids(response) == expected
+
+
+def test_a_date_range_sorted_by_its_column_pages_in_order(api, spread):
+    start, end = at(24.5), at(29.5)
+    expected = sorted(
+        Product.objects.filter(last_modified_at__gte=start, last_modified_at__lt=end),
+        key=lambda p: (p.last_modified_at, p.pk),
+        reverse=True,
+    )
+
+    first = search_range(api, "lastModifiedAt", start, end, sort="-lastModifiedAt", offset=3)
+    last = search_range(api, "lastModifiedAt", start, end, sort="-lastModifiedAt", offset=3, page=3)
+    beyond = search_range(
+        api, "lastModifiedAt", start, end, sort="-lastModifiedAt", offset=3, page=9
+    )
+
+    assert listed_ids(first) == [p.pk for p in expected[:3]]
+    assert listed_ids(last) == [p.pk for p in expected[6:9]]
+    assert listed_ids(beyond) == []
+    assert page_meta(beyond)["itemsFound"] == len(expected) == 9
+
+
+def range_count(api, field: str, start, end) -> int:
+    return page_meta(search_range(api, field, start, end))["itemsFound"]
+
+
+def test_hour_counts_follow_creates_updates_and_deletes(api, spread):
+    now = datetime.now(UTC)
+    recent = now - timedelta(hours=2)
+    before = range_count(api, "lastModifiedAt", recent, None)
+
+    created = api.post("/v2/products", {"names": ls(EN="Fresh")}).json()["data"]
+    assert range_count(api, "lastModifiedAt", recent, None) == before + 1
+    assert range_count(api, "createdAt", recent, None) == before + 1
+
+    # An update moves the product's lastModifiedAt to this hour, not its createdAt.
+    api.patch(f"/v2/products/id/{spread[0].pk}", {"sku": "MOVED"})
+    assert range_count(api, "lastModifiedAt", recent, None) == before + 2
+    # Four products were modified in the hour from at(24), four created in the one from at(0).
+    assert range_count(api, "lastModifiedAt", at(24), at(25)) == 3
+    assert range_count(api, "createdAt", at(0), at(1)) == 4
+
+    api.delete(f"/v2/products/id/{created['id']}")
+    api.delete(f"/v2/products/id/{spread[1].pk}")
+    assert range_count(api, "lastModifiedAt", recent, None) == before + 1
+    assert range_count(api, "createdAt", at(0), at(1)) == 3
+    assert range_count(api, "createdAt", None, None) == Product.objects.count()
+
+
+def test_hour_counts_follow_bulk_writes(api, spread):
+    recent = datetime.now(UTC) - timedelta(hours=2)
+    items = [{"sourceId": f"B-{n}", "source": "erp", "names": ls(EN=f"Bulk {n}")} for n in range(5)]
+    # Two existing products join through their ids in a second request.
+    api.post("/v2/products/bulk/sourceId", {"products": items})
+    api.post(
+        "/v2/products/bulk/id",
+        {"products": [{"id": p.pk, "sku": f"S-{p.pk}"} for p in spread[:2]]},
+    )
+    api.post("/v2/products/bulk/sourceId/delete", {"products": items[:2]})
+
+    assert range_count(api, "lastModifiedAt", recent, None) == 5
+    assert range_count(api, "createdAt", recent, None) == 3
+    assert range_count(api, "createdAt", None, None) == Product.objects.count()
+
+
+def delta_rows(column: str) -> int:
+    return HourCountDelta.objects.filter(table_name="catalogue_product", column_name=column).count()
+
+
+def test_reading_a_range_folds_its_deltas_into_one_row_per_hour(spread):
+    for product in spread:
+        Product.objects.filter(pk=product.pk).update(last_modified_at=at(40))
+        Product.objects.filter(pk=product.pk).update(last_modified_at=at(41))
+    pieces = delta_rows("last_modified_at")
+
+    count = time_range_count(Product, "last_modified_at", None, None, compact_after=0)
+
+    assert count == len(spread)
+    # Hours whose deltas sum to nothing go; one row stays for the hour all products are in.
+    assert delta_rows("last_modified_at") == 1 < pieces
+    assert time_range_count(Product, "last_modified_at", at(41), at(42)) == len(spread)
+    assert time_range_count(Product, "last_modified_at", None, None) == len(spread)
+
+
+def test_truncating_products_clears_their_hour_counts(spread):
+    with connection.cursor() as cursor:
+        # Deferred foreign-key checks of the fixture's writes would block the TRUNCATE.
+        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+        cursor.execute("TRUNCATE catalogue_product CASCADE")
+
+    assert not HourCountDelta.objects.filter(table_name="catalogue_product").exists()
+    assert time_range_count(Product, "created_at", None, None) == 0
+
+
+def test_a_date_range_runs_a_fixed_number_of_queries(api, spread, django_assert_num_queries):
+    search_range(api, "createdAt", at(0.5), at(5.5))
+
+    # Token check, count, page ids, page rows (with sources and memberships).
+    with django_assert_num_queries(4):
+        response = search_range(api, "createdAt", at(0.5), at(5.5))
+
+    assert page_meta(response)["itemsFound"] == 9
+
+
+# Categories and statuses ---------------------------------------------------------------------
+
+
+@pytest.fixture
+def tree(db) -> dict:
+    """tools > drills > bits, and garden; some products in several categories of a subtree."""
+    tools = make_category("Tools")
+    drills = make_category("Drills", parent=tools)
+    bits = make_category("Bits", parent=drills)
+    garden = make_category("Garden")
+    products = {
+        "valve": make_product("Valve", parent={"id": drills.pk}, status="A"),
+        "pipe": make_product("Pipe", parent={"id": bits.pk}, status="T"),
+        "bolt": make_product("Bolt", parent={"id": tools.pk}, status="A"),
+        "hose": make_product("Hose", parent={"id": garden.pk}, status="P"),
+        "tap": make_product("Tap", parent={"id": bits.pk}, status="S"),
+        "loose": make_product("Loose", status="A"),
+    }
+    # In three categories of the tools subtree, and in garden too.
+    category_add_products(
+        category_id=tools.pk, product_ids=[products["valve"].pk, products["pipe"].pk]
+    )
+    category_add_products(category_id=bits.pk, product_ids=[products["valve"].pk])
+    category_add_products(category_id=garden.pk, product_ids=[products["pipe"].pk])
+    return {"tools": tools, "drills": drills, "bits": bits, "garden": garden, **products}
+
+
+def pks(tree: dict, *names: str) -> list[int]:
+    return sorted(tree[name].pk for name in names)
+
+
+def category_search(api, tree, category: str, **params):
+    return api.get("/v2/products", params={"categoryIds": tree[category].pk, **params})
+
+
+@pytest.mark.parametrize(
+    ("category", "params", "expected"),
+    [
+        ("tools", {}, ["valve", "pipe", "bolt", "tap"]),
+        ("tools", {"statuses": "A,T"}, ["valve", "pipe", "bolt"]),
+        ("tools", {"statuses": "T"}, ["pipe"]),
+        ("tools", {"statuses": "N"}, []),
+        ("tools", {"categoryDescendants": "N"}, ["valve", "pipe", "bolt"]),
+        ("tools", {"categoryDescendants": "N", "statuses": "A"}, ["valve", "bolt"]),
+        ("bits", {}, ["valve", "pipe", "tap"]),
+        ("garden", {"statuses": "T,P"}, ["pipe", "hose"]),
+    ],
+)
+def test_category_and_status_searches_count_each_product_once(
+    api, tree, category, params, expected
+):
+    response = category_search(api, tree, category, **params)
+
+    assert listed_ids(response) == pks(tree, *expected)
+    assert page_meta(response)["itemsFound"] == len(expected)
+
+
+def test_category_searches_page_by_id_both_ways(api, tree):
+    ascending = pks(tree, "valve", "pipe", "bolt", "tap")
+
+    first = category_search(api, tree, "tools", offset=3)
+    second = category_search(api, tree, "tools", offset=3, page=2)
+    backwards = category_search(api, tree, "tools", sort="-id", offset=3)
+    beyond = category_search(api, tree, "tools", offset=3, page=3)
+
+    assert listed_ids(first) + listed_ids(second) == ascending
+    assert listed_ids(backwards) == ascending[::-1][:3]
+    assert listed_ids(beyond) == []
+    assert page_meta(beyond) | {"messages": []} == {
+        "messages": [],
+        "start": 0,
+        "end": 0,
+        "page": 3,
+        "pages": 2,
+        "total": 0,
+        "offset": 3,
+        "itemsFound": 4,
+    }
+
+
+def membership_statuses(product: Product) -> set[str]:
+    return set(
+        ProductCategory.objects.filter(product=product).values_list("product_status", flat=True)
+    )
+
+
+def test_memberships_follow_status_changes(api, tree):
+    api.patch(f"/v2/products/id/{tree['valve'].pk}", {"status": "N"})
+    api.post(
+        "/v2/products/bulk/id",
+        {"products": [{"id": tree["bolt"].pk, "status": "T"}, {"id": tree["tap"].pk}]},
+    )
+
+    assert membership_statuses(tree["valve"]) == {"N"}
+    assert membership_statuses(tree["bolt"]) == {"T"}
+    assert membership_statuses(tree["tap"]) == {"S"}
+    assert listed_ids(category_search(api, tree, "tools", statuses="T")) == pks(
+        tree, "pipe", "bolt"
+    )
+    assert listed_ids(category_search(api, tree, "tools", statuses="N")) == pks(tree, "valve")
+
+
+def test_new_memberships_take_the_products_status(api, tree):
+    api.patch(f"/v2/products/id/{tree['loose'].pk}", {"status": "R"})
+
+    added = api.post(
+        f"/v2/categories/id/{tree['garden'].pk}/add-products-clusters",
+        {"products": [{"id": tree["loose"].pk}]},
+    )
+    moved = api.patch(f"/v2/products/id/{tree['hose'].pk}", {"parent": {"id": tree["bits"].pk}})
+
+    assert added.status_code == moved.status_code == 200
+    assert membership_statuses(tree["loose"]) == {"R"}
+    assert membership_statuses(tree["hose"]) == {"P"}
+    assert listed_ids(category_search(api, tree, "garden", statuses="R,P")) == pks(tree, "loose")
+
+
+def test_category_search_runs_a_fixed_number_of_queries(api, tree, django_assert_num_queries):
+    category_search(api, tree, "tools", statuses="A,T")
+
+    # Token check, subtree, count, page ids, page rows.
+    with django_assert_num_queries(6):
+        response = category_search(api, tree, "tools", statuses="A,T")
+
+    assert page_meta(response)["itemsFound"] == 3
