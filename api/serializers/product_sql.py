@@ -18,16 +18,23 @@ def _literal(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
+def _entry(code: str, value: str) -> str:
+    """One {language, value} object as JSON text, or NULL when the value is empty."""
+    return (
+        f"CASE WHEN {value} <> '' THEN "
+        f"""'{{"language":"{code}","value":' || to_json({value})::text || '}}' END"""
+    )
+
+
 def _localized(field: str, language: str | None) -> str:
-    """An LS array: every language with a value, or one language with the record's fallback."""
+    """An LS array: every language with a value, or one language with the record's fallback.
+
+    Built as JSON text (concat_ws skips the NULLs of empty languages): cheaper than jsonb.
+    """
     codes = settings.CATALOGUE_LANGUAGES
     if language is None:
-        elements = ", ".join(
-            f"CASE WHEN p.{field}_{code.lower()} <> '' THEN jsonb_build_object("
-            f"'language', {_literal(code)}, 'value', p.{field}_{code.lower()}) END"
-            for code in codes
-        )
-        return f"to_jsonb(array_remove(ARRAY[{elements}], NULL))"
+        entries = ", ".join(_entry(code, f"p.{field}_{code.lower()}") for code in codes)
+        return f"('[' || concat_ws(',', {entries}) || ']')::json"
     own = f"p.{field}_{language.lower()}"
     default = (
         "CASE p.language "
@@ -35,10 +42,10 @@ def _localized(field: str, language: str | None) -> str:
         + " END"
     )
     return (
-        f"CASE WHEN {own} <> '' THEN jsonb_build_array(jsonb_build_object("
+        f"CASE WHEN {own} <> '' THEN json_build_array(json_build_object("
         f"'language', {_literal(language)}, 'value', {own})) "
-        f"WHEN {default} <> '' THEN jsonb_build_array(jsonb_build_object("
-        f"'language', p.language, 'value', {default})) ELSE '[]'::jsonb END"
+        f"WHEN {default} <> '' THEN json_build_array(json_build_object("
+        f"'language', p.language, 'value', {default})) ELSE '[]'::json END"
     )
 
 
@@ -59,13 +66,13 @@ def product_json_sql(language: str | None) -> str:
         ("attributes", "p.attributes"),
         (
             "parent",
-            "CASE WHEN primary_link.category_id IS NULL THEN NULL ELSE "
-            "jsonb_build_object('id', primary_link.category_id) END",
+            "CASE WHEN links.primary_id IS NULL THEN NULL ELSE "
+            "json_build_object('id', links.primary_id) END",
         ),
-        ("source", "src.pairs -> 0 ->> 'source'"),
-        ("sourceId", "src.pairs -> 0 ->> 'sourceId'"),
-        ("sources", "src.pairs"),
-        ("categoryIds", "links.ids"),
+        ("source", "src.first_source"),
+        ("sourceId", "src.first_source_id"),
+        ("sources", "coalesce(src.pairs, '[]'::json)"),
+        ("categoryIds", "coalesce(links.ids, '[]'::json)"),
         ("clusterId", "NULL::bigint"),
         ("createdAt", ISO.format("p.created_at")),
         ("lastModifiedAt", ISO.format("p.last_modified_at")),
@@ -77,14 +84,15 @@ def product_json_sql(language: str | None) -> str:
         SELECT json_build_object({arguments})::text
         FROM {Product._meta.db_table} p
         LEFT JOIN LATERAL (
-            SELECT coalesce(jsonb_agg(jsonb_build_object('source', s.source, 'sourceId', s.source_id)
-                                      ORDER BY s.position, s.id), '[]'::jsonb) AS pairs
+            SELECT json_agg(json_build_object('source', s.source, 'sourceId', s.source_id)
+                            ORDER BY s.position, s.id) AS pairs,
+                   (array_agg(s.source ORDER BY s.position, s.id))[1] AS first_source,
+                   (array_agg(s.source_id ORDER BY s.position, s.id))[1] AS first_source_id
             FROM {sources} s WHERE s.owner_id = p.id
         ) src ON true
         LEFT JOIN LATERAL (
-            SELECT coalesce(jsonb_agg(l.category_id ORDER BY l.is_primary DESC, l.category_id),
-                            '[]'::jsonb) AS ids
+            SELECT json_agg(l.category_id ORDER BY l.is_primary DESC, l.category_id) AS ids,
+                   min(l.category_id) FILTER (WHERE l.is_primary) AS primary_id
             FROM {links} l WHERE l.product_id = p.id
         ) links ON true
-        LEFT JOIN {links} primary_link ON primary_link.product_id = p.id AND primary_link.is_primary
     """

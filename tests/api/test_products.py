@@ -2264,6 +2264,24 @@ def test_export_lines_equal_single_reads_for_every_field(api, db):
         assert lines == [fetch(api, full.pk, **params), fetch(api, bare.pk, **params)], params
 
 
+def test_export_lines_keep_awkward_text_intact(api, db):
+    text = 'Say "hi" \\ back\\slash\nnew line\ttab \x01\x02 control ünï 🚰 100% \'quoted\''
+    product = make_product(
+        text,
+        sku="A\\B",
+        attributes=[{"name": "NOTE", "value": text}],
+        sources=[{"source": "erp", "sourceId": "x\\y"}],
+    )
+
+    everything = api.get("/v2/products/export")
+    filtered = api.get("/v2/products/export", params={"term": "100% hi", "skus": "A\\B"})
+
+    expected = fetch(api, product.pk)
+    assert expected["names"][0]["value"] == text
+    for response in (everything, filtered):
+        assert [json.loads(line) for line in ndjson_lines(response)] == [expected]
+
+
 def test_export_honours_filters(api, db):
     products = bulk_products(2500)
     expected = [p.pk for p in products if p.status == "T"]
