@@ -13,9 +13,9 @@ from api.exceptions import ApiError
 from api.serializers.read import parse_expands, response_language
 from catalogue.errors import Code
 from catalogue.localized import language_codes
-from catalogue.models import ProductCategory, ProductSearch, ProductStatus
+from catalogue.models import ProductAncestor, ProductCategory, ProductSearch, ProductStatus
 from catalogue.search import term_query
-from catalogue.selectors import product_ids_with_code, subtree_filter
+from catalogue.selectors import product_ids_with_code
 
 CONTROL_PARAMS = {"page", "offset", "sort", "language", "expands"}
 RANGE_FILTERS = ("createdAt", "lastModifiedAt")
@@ -344,10 +344,9 @@ class ProductFilterSet(CatalogueFilterSet):
         if not value:
             return queryset
         ids = [int(v) for v in value]
-        if not with_descendants(self.data):
-            links = ProductCategory.objects.filter(category_id__in=ids)
-        else:
-            links = ProductCategory.objects.filter(subtree_filter(ids, prefix="category__"))
+        # Products below a category come from ProductAncestor, those in it from memberships.
+        below = ProductAncestor if with_descendants(self.data) else ProductCategory
+        links = below.objects.filter(category_id__in=ids)
         return queryset.filter(pk__in=links.values("product_id"))
 
     def filter_term(self, queryset, name, value):

@@ -11,6 +11,7 @@ from catalogue.models import (
     Category,
     HourCountDelta,
     Product,
+    ProductAncestor,
     ProductCategory,
     ProductSearch,
     ProductSource,
@@ -33,20 +34,12 @@ def subtree_product_counts(category_ids: list[int]) -> dict[int, int]:
     """Count the distinct products in each category's whole subtree, in one query."""
     if not category_ids:
         return {}
-    table = Category._meta.db_table
-    membership = ProductCategory._meta.db_table
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"""
-            SELECT c.id, count(DISTINCT m.product_id) FROM {table} c
-            JOIN {table} d ON d.tree_id = c.tree_id AND d.lft BETWEEN c.lft AND c.rght
-            JOIN {membership} m ON m.category_id = d.id
-            WHERE c.id = ANY(%s)
-            GROUP BY c.id
-            """,
-            [list(category_ids)],
-        )
-        return dict(cursor.fetchall())
+    return dict(
+        ProductAncestor.objects.filter(category_id__in=category_ids)
+        .values("category_id")
+        .annotate(n=Count("*"))
+        .values_list("category_id", "n")
+    )
 
 
 def with_child_counts(queryset):
@@ -242,32 +235,33 @@ def category_product_page(
     size: int,
     descending: bool = False,
 ) -> tuple[int, list[int]]:
-    """Count and page (by id) the products in some categories, read from memberships alone.
+    """Count and page (by id) the products in some categories, without reading products.
 
-    Memberships carry their product's status, so a status filter needs no product rows.
+    With descendants the products below a category come from ProductAncestor, one index
+    range per category; without, from memberships. Both carry the product's status.
     """
     if descendants:
-        categories = list(
-            Category.objects.filter(subtree_filter(category_ids)).values_list("pk", flat=True)
-        )
+        table, column = ProductAncestor._meta.db_table, "category_id"
     else:
-        categories = list(category_ids)
-    if not categories:
-        return 0, []
-    where, params = ["category_id = ANY(%s)"], [categories]
+        table, column = ProductCategory._meta.db_table, "category_id"
+    ids = sorted(set(category_ids))
+    where, params = [f"{column} = ANY(%s)"], [ids]
     if statuses:
         where.append("product_status = ANY(%s)")
         params.append(list(statuses))
-    table = ProductCategory._meta.db_table
     condition = " AND ".join(where)
     direction = "DESC" if descending else "ASC"
+    # Below one category each product appears once; across several it may repeat.
+    unique = descendants and len(ids) == 1
+    counted = "count(*)" if unique else "count(DISTINCT product_id)"
+    selected = "product_id" if unique else "DISTINCT product_id"
     with connection.cursor() as cursor:
-        cursor.execute(f"SELECT count(DISTINCT product_id) FROM {table} WHERE {condition}", params)
+        cursor.execute(f"SELECT {counted} FROM {table} WHERE {condition}", params)
         total = cursor.fetchone()[0]
         if start >= total:
             return total, []
         cursor.execute(
-            f"SELECT DISTINCT product_id FROM {table} WHERE {condition} "
+            f"SELECT {selected} FROM {table} WHERE {condition} "
             f"ORDER BY product_id {direction} LIMIT %s OFFSET %s",
             [*params, size, start],
         )

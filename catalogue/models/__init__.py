@@ -9,6 +9,7 @@ from catalogue.models.base import (
 from catalogue.models.category import Category, CategorySource
 from catalogue.models.product import (
     Product,
+    ProductAncestor,
     ProductCategory,
     ProductSearch,
     ProductSource,
@@ -24,6 +25,7 @@ __all__ = [
     "HourCountDelta",
     "LocalizedModel",
     "Product",
+    "ProductAncestor",
     "ProductCategory",
     "ProductSearch",
     "ProductSource",

@@ -177,6 +177,28 @@ class ProductCategory(models.Model):
         return f"{self.product_id} in {self.category_id}{' (primary)' if self.is_primary else ''}"
 
 
+class ProductAncestor(models.Model):
+    """A product under a category: in it or in one of its descendants, with its status.
+
+    Derived from memberships and the tree by triggers (migration 0007): `paths` counts the
+    product's memberships at or below the category. A subtree's products are then one index
+    range of the category, already distinct, instead of a de-duplication of every membership
+    below it.
+    """
+
+    pk = models.CompositePrimaryKey("category_id", "product_id")
+    category_id = models.BigIntegerField()
+    product_id = models.BigIntegerField()
+    product_status = models.CharField(max_length=1)
+    paths = models.PositiveIntegerField(default=1)
+
+    class Meta:
+        indexes = [models.Index(fields=["product_id"], name="product_ancestor_product")]
+
+    def __str__(self) -> str:
+        return f"{self.product_id} under {self.category_id}"
+
+
 class SearchWord(models.Model):
     """Every distinct word of product names and codes, to correct typos in search terms."""
 

@@ -328,8 +328,133 @@ def test_new_memberships_take_the_products_status(api, tree):
 def test_category_search_runs_a_fixed_number_of_queries(api, tree, django_assert_num_queries):
     category_search(api, tree, "tools", statuses="A,T")
 
-    # Token check, subtree, count, page ids, page rows.
-    with django_assert_num_queries(6):
+    # Token check, count, page ids, page rows.
+    with django_assert_num_queries(4):
         response = category_search(api, tree, "tools", statuses="A,T")
 
     assert page_meta(response)["itemsFound"] == 3
+
+
+# Products below categories ---------------------------------------------------------------------
+
+
+def ancestor_rows() -> set[tuple]:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT category_id, product_id, product_status, paths FROM catalogue_productancestor"
+        )
+        return set(cursor.fetchall())
+
+
+def expected_ancestor_rows() -> set[tuple]:
+    """Every (category at or above a membership, product) with the product's status."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            SELECT a.id, m.product_id, p.status, count(*)
+            FROM catalogue_productcategory m
+            JOIN catalogue_product p ON p.id = m.product_id
+            JOIN catalogue_category c ON c.id = m.category_id
+            JOIN catalogue_category a
+              ON a.tree_id = c.tree_id AND a.lft <= c.lft AND a.rght >= c.rght
+            GROUP BY a.id, m.product_id, p.status
+            """
+        )
+        return set(cursor.fetchall())
+
+
+def commit_time_work() -> None:
+    """Run what PostgreSQL defers to commit (tests never commit)."""
+    with connection.cursor() as cursor:
+        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+        cursor.execute("SET CONSTRAINTS ALL DEFERRED")
+
+
+def test_products_below_categories_start_right(tree):
+    rows = ancestor_rows()
+
+    assert rows == expected_ancestor_rows()
+    # Valve is in drills, bits and tools: three paths reach tools, two drills, one bits.
+    valve = {row[0]: row[3] for row in rows if row[1] == tree["valve"].pk}
+    assert valve == {tree["tools"].pk: 3, tree["drills"].pk: 2, tree["bits"].pk: 1}
+
+
+def test_products_below_categories_follow_membership_writes(api, tree):
+    tools, bits, garden = tree["tools"].pk, tree["bits"].pk, tree["garden"].pk
+    api.post(
+        f"/v2/categories/id/{tools}/remove-products-clusters",
+        {"products": [{"id": tree["valve"].pk}, {"id": tree["pipe"].pk}]},
+    )
+    api.post(
+        f"/v2/categories/id/{garden}/add-products-clusters", {"products": [{"id": tree["tap"].pk}]}
+    )
+    api.patch(f"/v2/products/id/{tree['bolt'].pk}", {"parent": {"id": bits}})
+    api.patch(f"/v2/products/id/{tree['hose'].pk}", {"parent": None})
+    api.delete(f"/v2/products/id/{tree['pipe'].pk}")
+
+    assert ancestor_rows() == expected_ancestor_rows()
+    assert listed_ids(category_search(api, tree, "tools")) == pks(tree, "valve", "bolt", "tap")
+    assert listed_ids(category_search(api, tree, "garden")) == pks(tree, "tap")
+
+
+def test_products_below_categories_follow_bulk_writes(api, tree):
+    drills, garden = tree["drills"].pk, tree["garden"].pk
+    api.post(
+        "/v2/products/bulk/id",
+        {
+            "products": [
+                {"id": tree["loose"].pk, "parent": {"id": drills}, "status": "T"},
+                {"id": tree["valve"].pk, "parent": {"id": garden}},
+            ]
+        },
+    )
+    api.post(
+        "/v2/products/bulk/sourceId",
+        {
+            "products": [
+                {
+                    "source": "erp",
+                    "sourceId": "N-1",
+                    "names": ls(EN="New"),
+                    "parent": {"id": drills},
+                }
+            ]
+        },
+    )
+    api.post("/v2/products/bulk/id/delete", {"products": [{"id": tree["tap"].pk}]})
+
+    assert ancestor_rows() == expected_ancestor_rows()
+    found = category_search(api, tree, "drills", statuses="T")
+    assert page_meta(found)["itemsFound"] == 2  # pipe and loose
+
+
+def test_products_below_categories_follow_moves(api, tree):
+    # Drills (with bits) moves from tools to garden; bits then becomes a root of its own.
+    api.patch(f"/v2/categories/id/{tree['drills'].pk}", {"parent": {"id": tree["garden"].pk}})
+    commit_time_work()
+    moved_once = ancestor_rows()
+    api.post(
+        "/v2/categories/bulk/id",
+        {"categories": [{"id": tree["bits"].pk, "parent": None}]},
+    )
+    commit_time_work()
+
+    assert moved_once != ancestor_rows() == expected_ancestor_rows()
+    assert listed_ids(category_search(api, tree, "tools")) == pks(tree, "valve", "pipe", "bolt")
+    assert listed_ids(category_search(api, tree, "garden")) == pks(tree, "valve", "pipe", "hose")
+    assert listed_ids(category_search(api, tree, "bits")) == pks(tree, "valve", "pipe", "tap")
+
+
+def test_product_counts_of_categories_count_products_below_them(api, tree):
+    rows = api.get("/v2/categories", params={"ids": f"{tree['tools'].pk},{tree['garden'].pk}"})
+
+    counts = {row["id"]: row["productCount"] for row in rows.json()["data"]}
+    assert counts == {tree["tools"].pk: 4, tree["garden"].pk: 2}
+
+
+def test_truncating_memberships_empties_products_below_categories(tree):
+    with connection.cursor() as cursor:
+        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+        cursor.execute("TRUNCATE catalogue_productcategory")
+
+    assert ancestor_rows() == set()

@@ -2265,7 +2265,7 @@ def test_export_lines_equal_single_reads_for_every_field(api, db):
 
 
 def test_export_lines_keep_awkward_text_intact(api, db):
-    text = 'Say "hi" \\ back\\slash\nnew line\ttab \x01\x02 control ünï 🚰 100% \'quoted\''
+    text = "Say \"hi\" \\ back\\slash\nnew line\ttab \x01\x02 control ünï 🚰 100% 'quoted'"
     product = make_product(
         text,
         sku="A\\B",
