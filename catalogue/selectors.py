@@ -245,7 +245,10 @@ def category_product_page(
     else:
         table, column = ProductCategory._meta.db_table, "category_id"
     ids = sorted(set(category_ids))
-    where, params = [f"{column} = ANY(%s)"], [ids]
+    # One category by plain equality: its index range is then already in product order.
+    where, params = (
+        ([f"{column} = %s"], [ids[0]]) if len(ids) == 1 else ([f"{column} = ANY(%s)"], [ids])
+    )
     if statuses:
         where.append("product_status = ANY(%s)")
         params.append(list(statuses))
