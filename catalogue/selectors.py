@@ -9,6 +9,7 @@ from django.db.models.functions import Coalesce, Upper
 
 from catalogue.models import (
     Category,
+    CategoryProductDelta,
     HourCountDelta,
     Product,
     ProductAncestor,
@@ -30,16 +31,34 @@ def category_is_empty_reason(category: Category) -> str | None:
     return None
 
 
-def subtree_product_counts(category_ids: list[int]) -> dict[int, int]:
-    """Count the distinct products in each category's whole subtree, in one query."""
+def subtree_product_counts(
+    category_ids: list[int], statuses: list[str] | None = None, compact_after: int = 100
+) -> dict[int, int]:
+    """How many distinct products are in each category or below it (optionally only those
+    with the given statuses), from the maintained counts (see CategoryProductDelta)."""
     if not category_ids:
         return {}
-    return dict(
-        ProductAncestor.objects.filter(category_id__in=category_ids)
-        .values("category_id")
-        .annotate(n=Count("*"))
-        .values_list("category_id", "n")
-    )
+    table = CategoryProductDelta._meta.db_table
+    ids = list(category_ids)
+    counted = "sum(delta) FILTER (WHERE product_status = ANY(%s))" if statuses else "sum(delta)"
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT category_id, coalesce({counted}, 0), count(*) FROM {table} "
+            "WHERE category_id = ANY(%s) GROUP BY category_id",
+            [*([list(statuses)] if statuses else []), ids],
+        )
+        rows = cursor.fetchall()
+        if sum(pieces for _, _, pieces in rows) > compact_after + 6 * len(rows):
+            # Fold these categories' deltas into one row per status.
+            cursor.execute(
+                f"WITH gone AS (DELETE FROM {table} WHERE category_id = ANY(%s) "
+                "RETURNING category_id, product_status, delta) "
+                f"INSERT INTO {table} (category_id, product_status, delta) "
+                "SELECT category_id, product_status, sum(delta) FROM gone "
+                "GROUP BY 1, 2 HAVING sum(delta) <> 0",
+                [ids],
+            )
+    return {category: int(count) for category, count, _ in rows}
 
 
 def with_child_counts(queryset):
@@ -238,16 +257,14 @@ def category_product_page(
     """Count and page (by id) the products in some categories, without reading products.
 
     With descendants the products below a category come from ProductAncestor, one index
-    range per category; without, from memberships. Both carry the product's status.
+    range per category, and one category's count from the maintained counts; without, from
+    memberships. Both carry the product's status.
     """
-    if descendants:
-        table, column = ProductAncestor._meta.db_table, "category_id"
-    else:
-        table, column = ProductCategory._meta.db_table, "category_id"
+    table = (ProductAncestor if descendants else ProductCategory)._meta.db_table
     ids = sorted(set(category_ids))
     # One category by plain equality: its index range is then already in product order.
     where, params = (
-        ([f"{column} = %s"], [ids[0]]) if len(ids) == 1 else ([f"{column} = ANY(%s)"], [ids])
+        (["category_id = %s"], [ids[0]]) if len(ids) == 1 else (["category_id = ANY(%s)"], [ids])
     )
     if statuses:
         where.append("product_status = ANY(%s)")
@@ -256,15 +273,18 @@ def category_product_page(
     direction = "DESC" if descending else "ASC"
     # Below one category each product appears once; across several it may repeat.
     unique = descendants and len(ids) == 1
-    counted = "count(*)" if unique else "count(DISTINCT product_id)"
-    selected = "product_id" if unique else "DISTINCT product_id"
     with connection.cursor() as cursor:
-        cursor.execute(f"SELECT {counted} FROM {table} WHERE {condition}", params)
-        total = cursor.fetchone()[0]
+        if unique:
+            total = subtree_product_counts(ids, statuses).get(ids[0], 0)
+        else:
+            cursor.execute(
+                f"SELECT count(DISTINCT product_id) FROM {table} WHERE {condition}", params
+            )
+            total = cursor.fetchone()[0]
         if start >= total:
             return total, []
         cursor.execute(
-            f"SELECT {selected} FROM {table} WHERE {condition} "
+            f"SELECT {'' if unique else 'DISTINCT '}product_id FROM {table} WHERE {condition} "
             f"ORDER BY product_id {direction} LIMIT %s OFFSET %s",
             [*params, size, start],
         )

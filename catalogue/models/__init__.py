@@ -8,6 +8,7 @@ from catalogue.models.base import (
 )
 from catalogue.models.category import Category, CategorySource
 from catalogue.models.product import (
+    CategoryProductDelta,
     Product,
     ProductAncestor,
     ProductCategory,
@@ -20,6 +21,7 @@ from catalogue.models.product import (
 
 __all__ = [
     "Category",
+    "CategoryProductDelta",
     "CategorySource",
     "ExternalSource",
     "HourCountDelta",

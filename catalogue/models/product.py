@@ -199,6 +199,31 @@ class ProductAncestor(models.Model):
         return f"{self.product_id} under {self.category_id}"
 
 
+class CategoryProductDelta(models.Model):
+    """How many products are below each category, by status, kept like RowCountDelta.
+
+    Statement triggers on ProductAncestor append +n/-n per (category, status) on every
+    write (migration 0008), so a category's product count sums a few rows, whatever the size
+    of its subtree; reading folds them now and then.
+    """
+
+    category_id = models.BigIntegerField()
+    product_status = models.CharField(max_length=1)
+    delta = models.BigIntegerField()
+
+    class Meta:
+        indexes = [
+            models.Index(
+                fields=["category_id"],
+                include=["product_status", "delta"],
+                name="category_product_delta",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.category_id} {self.product_status} {self.delta:+d}"
+
+
 class SearchWord(models.Model):
     """Every distinct word of product names and codes, to correct typos in search terms."""
 

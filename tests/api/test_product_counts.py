@@ -9,8 +9,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from django.db import connection
 
-from catalogue.models import HourCountDelta, Product, ProductCategory
-from catalogue.selectors import time_range_count
+from catalogue.models import CategoryProductDelta, HourCountDelta, Product, ProductCategory
+from catalogue.selectors import subtree_product_counts, time_range_count
 from catalogue.services.product import category_add_products
 from tests.api.test_products import listed_ids, ls, make_product, page_meta, set_stamps
 from tests.factories import make_category
@@ -363,6 +363,25 @@ def expected_ancestor_rows() -> set[tuple]:
         return set(cursor.fetchall())
 
 
+def below_counts() -> dict[tuple, int]:
+    """(category, status) -> products, from the maintained deltas."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT category_id, product_status, sum(delta) FROM catalogue_categoryproductdelta "
+            "GROUP BY 1, 2 HAVING sum(delta) <> 0"
+        )
+        return {(category, status): n for category, status, n in cursor.fetchall()}
+
+
+def assert_products_below_are_right() -> None:
+    expected = expected_ancestor_rows()
+    assert ancestor_rows() == expected
+    counts: dict[tuple, int] = {}
+    for category, _, status, _ in expected:
+        counts[category, status] = counts.get((category, status), 0) + 1
+    assert below_counts() == counts
+
+
 def commit_time_work() -> None:
     """Run what PostgreSQL defers to commit (tests never commit)."""
     with connection.cursor() as cursor:
@@ -373,7 +392,7 @@ def commit_time_work() -> None:
 def test_products_below_categories_start_right(tree):
     rows = ancestor_rows()
 
-    assert rows == expected_ancestor_rows()
+    assert_products_below_are_right()
     # Valve is in drills, bits and tools: three paths reach tools, two drills, one bits.
     valve = {row[0]: row[3] for row in rows if row[1] == tree["valve"].pk}
     assert valve == {tree["tools"].pk: 3, tree["drills"].pk: 2, tree["bits"].pk: 1}
@@ -392,7 +411,7 @@ def test_products_below_categories_follow_membership_writes(api, tree):
     api.patch(f"/v2/products/id/{tree['hose'].pk}", {"parent": None})
     api.delete(f"/v2/products/id/{tree['pipe'].pk}")
 
-    assert ancestor_rows() == expected_ancestor_rows()
+    assert_products_below_are_right()
     assert listed_ids(category_search(api, tree, "tools")) == pks(tree, "valve", "bolt", "tap")
     assert listed_ids(category_search(api, tree, "garden")) == pks(tree, "tap")
 
@@ -423,7 +442,7 @@ def test_products_below_categories_follow_bulk_writes(api, tree):
     )
     api.post("/v2/products/bulk/id/delete", {"products": [{"id": tree["tap"].pk}]})
 
-    assert ancestor_rows() == expected_ancestor_rows()
+    assert_products_below_are_right()
     found = category_search(api, tree, "drills", statuses="T")
     assert page_meta(found)["itemsFound"] == 2  # pipe and loose
 
@@ -439,7 +458,8 @@ def test_products_below_categories_follow_moves(api, tree):
     )
     commit_time_work()
 
-    assert moved_once != ancestor_rows() == expected_ancestor_rows()
+    assert moved_once != ancestor_rows()
+    assert_products_below_are_right()
     assert listed_ids(category_search(api, tree, "tools")) == pks(tree, "valve", "pipe", "bolt")
     assert listed_ids(category_search(api, tree, "garden")) == pks(tree, "valve", "pipe", "hose")
     assert listed_ids(category_search(api, tree, "bits")) == pks(tree, "valve", "pipe", "tap")
@@ -458,3 +478,32 @@ def test_truncating_memberships_empties_products_below_categories(tree):
         cursor.execute("TRUNCATE catalogue_productcategory")
 
     assert ancestor_rows() == set()
+    assert below_counts() == {}
+
+
+def test_status_changes_move_products_between_counts(api, tree):
+    api.patch(f"/v2/products/id/{tree['valve'].pk}", {"status": "R"})
+    api.post(
+        "/v2/products/bulk/id",
+        {"products": [{"id": tree["pipe"].pk, "status": "R"}, {"id": tree["hose"].pk}]},
+    )
+
+    assert_products_below_are_right()
+    restricted = category_search(api, tree, "tools", statuses="R")
+    assert listed_ids(restricted) == pks(tree, "valve", "pipe")
+    assert page_meta(restricted)["itemsFound"] == 2
+
+
+def test_reading_counts_folds_their_deltas(api, tree):
+    for status in ["T", "A", "T", "A"] * 10:
+        Product.objects.filter(pk=tree["bolt"].pk).update(status=status)
+    tools = tree["tools"].pk
+    pieces = CategoryProductDelta.objects.filter(category_id=tools).count()
+
+    counts = subtree_product_counts([tools], compact_after=0)
+
+    assert counts == {tools: 4}
+    after = CategoryProductDelta.objects.filter(category_id=tools)
+    assert pieces > after.count() == len({row.product_status for row in after}) == 3
+    assert subtree_product_counts([tools], ["A"]) == {tools: 2}
+    assert_products_below_are_right()
