@@ -28,16 +28,18 @@ BEGIN
     GROUP BY c.name, c.hour;
     RETURN NULL;
 END $$;
--- A row whose hour did not change adds +1 and -1 to the same hour: the group nets out.
+-- An update keeps the rows: old hours out and new hours in nets out for unchanged hours.
 CREATE FUNCTION catalogue_hours_updated() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     INSERT INTO catalogue_hourcountdelta (table_name, column_name, hour, delta)
     SELECT TG_TABLE_NAME, c.name, c.hour, sum(c.delta)
-    FROM before_rows b JOIN after_rows a ON a.id = b.id CROSS JOIN LATERAL (VALUES
-        ('created_at', {HOUR.format("b.created_at")}, -1),
-        ('created_at', {HOUR.format("a.created_at")}, 1),
-        ('last_modified_at', {HOUR.format("b.last_modified_at")}, -1),
-        ('last_modified_at', {HOUR.format("a.last_modified_at")}, 1)) c(name, hour, delta)
+    FROM (
+        SELECT created_at, last_modified_at, 1 AS delta FROM after_rows
+        UNION ALL
+        SELECT created_at, last_modified_at, -1 FROM before_rows
+    ) r CROSS JOIN LATERAL (VALUES
+        ('created_at', {HOUR.format("r.created_at")}, r.delta),
+        ('last_modified_at', {HOUR.format("r.last_modified_at")}, r.delta)) c(name, hour, delta)
     GROUP BY c.name, c.hour HAVING sum(c.delta) <> 0;
     RETURN NULL;
 END $$;

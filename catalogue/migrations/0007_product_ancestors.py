@@ -49,6 +49,14 @@ STATUS_TO_MEMBERSHIPS = """
     WHERE m.product_id = a.id AND a.status IS DISTINCT FROM b.status;
 """
 
+# The planner cannot know how few ancestors a category has (it guesses dozens): left alone it
+# hash-joins the whole table with what a statement removed. Removals reach their rows through
+# the primary key instead.
+KEYED_PLANS = (
+    "ALTER FUNCTION catalogue_ancestors_removed() "
+    "SET enable_hashjoin = off SET enable_mergejoin = off;"
+)
+
 TRIGGERS = f"""
 ALTER TABLE {TABLE} DROP CONSTRAINT {TABLE}_pkey,
     ADD CONSTRAINT {TABLE}_pkey PRIMARY KEY (category_id, product_id) INCLUDE (product_status);
@@ -65,11 +73,14 @@ BEGIN
     {remove("removed")}
     RETURN NULL;
 END $$;
+-- Memberships change only is_primary in practice: then there is nothing to do.
 CREATE FUNCTION catalogue_ancestors_relinked() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    PERFORM pg_advisory_xact_lock_shared({TREE_LOCK});
-    {remove(MOVED_BEFORE)}
-    {add(MOVED_AFTER)}
+    IF EXISTS (SELECT FROM {MOVED_BEFORE} m) THEN
+        PERFORM pg_advisory_xact_lock_shared({TREE_LOCK});
+        {remove(MOVED_BEFORE)}
+        {add(MOVED_AFTER)}
+    END IF;
     RETURN NULL;
 END $$;
 -- A TRUNCATE naming both tables has emptied this one already (and may not truncate it twice).
@@ -132,6 +143,7 @@ INSERT INTO {TABLE} (category_id, product_id, product_status, paths)
     SELECT a.id, m.product_id, max(m.product_status), count(*)
     FROM catalogue_productcategory m {ANCESTORS}
     GROUP BY a.id, m.product_id;
+{KEYED_PLANS}
 """
 
 DROP_TRIGGERS = f"""

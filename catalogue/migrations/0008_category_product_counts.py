@@ -18,18 +18,16 @@ BEGIN
     SELECT category_id, product_status, -count(*) FROM removed GROUP BY 1, 2;
     RETURN NULL;
 END $$;
--- Only a status change moves a count; other changes net out within their group.
+-- An update keeps the rows, so old rows out and new rows in nets out but for status changes.
 CREATE FUNCTION catalogue_below_updated() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     INSERT INTO {DELTAS} (category_id, product_status, delta)
-    SELECT c.category_id, c.status, sum(c.delta)
-    FROM before_rows b
-    JOIN after_rows a ON a.category_id = b.category_id AND a.product_id = b.product_id
-    CROSS JOIN LATERAL (VALUES
-        (b.category_id, b.product_status, -1), (a.category_id, a.product_status, 1)
-    ) c(category_id, status, delta)
-    WHERE a.product_status <> b.product_status
-    GROUP BY 1, 2 HAVING sum(c.delta) <> 0;
+    SELECT category_id, product_status, sum(delta) FROM (
+        SELECT category_id, product_status, 1 AS delta FROM after_rows
+        UNION ALL
+        SELECT category_id, product_status, -1 FROM before_rows
+    ) changes
+    GROUP BY 1, 2 HAVING sum(delta) <> 0;
     RETURN NULL;
 END $$;
 CREATE FUNCTION catalogue_below_truncated() RETURNS trigger LANGUAGE plpgsql AS $$
