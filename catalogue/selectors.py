@@ -22,6 +22,21 @@ EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 HOUR = timedelta(hours=1)
 
 
+def fold_deltas(table: str, keys: list[str], where: str, params: list) -> None:
+    """Replace the delta rows `where` selects by one row per key; keys that sum to zero go.
+
+    One statement: writers appending meanwhile are neither lost nor counted twice.
+    """
+    columns = ", ".join(keys)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"WITH gone AS (DELETE FROM {table} WHERE {where} RETURNING {columns}, delta) "
+            f"INSERT INTO {table} ({columns}, delta) SELECT {columns}, sum(delta) FROM gone "
+            f"GROUP BY {columns} HAVING sum(delta) <> 0",
+            params,
+        )
+
+
 def category_is_empty_reason(category: Category) -> str | None:
     """Say why a category cannot be deleted, or None when it is an empty leaf."""
     if Category.objects.filter(parent_id=category.pk).exists():
@@ -49,15 +64,7 @@ def subtree_product_counts(
         )
         rows = cursor.fetchall()
         if sum(pieces for _, _, pieces in rows) > compact_after + 6 * len(rows):
-            # Fold these categories' deltas into one row per status.
-            cursor.execute(
-                f"WITH gone AS (DELETE FROM {table} WHERE category_id = ANY(%s) "
-                "RETURNING category_id, product_status, delta) "
-                f"INSERT INTO {table} (category_id, product_status, delta) "
-                "SELECT category_id, product_status, sum(delta) FROM gone "
-                "GROUP BY 1, 2 HAVING sum(delta) <> 0",
-                [ids],
-            )
+            fold_deltas(table, ["category_id", "product_status"], "category_id = ANY(%s)", [ids])
     return {category: int(count) for category, count, _ in rows}
 
 
@@ -138,13 +145,7 @@ def table_row_count(model, compact_after: int = 500) -> int:
         )
         total, pieces = cursor.fetchone()
         if pieces > compact_after:
-            # Fold the deltas into one row; concurrent writers keep appending meanwhile.
-            cursor.execute(
-                "WITH gone AS (DELETE FROM catalogue_rowcountdelta WHERE table_name = %s "
-                "RETURNING delta) INSERT INTO catalogue_rowcountdelta (table_name, delta) "
-                "SELECT %s, coalesce(sum(delta), 0) FROM gone",
-                [table, table],
-            )
+            fold_deltas("catalogue_rowcountdelta", ["table_name"], "table_name = %s", [table])
     return int(total)
 
 
@@ -235,13 +236,7 @@ def time_range_count(
         )
         total, pieces, distinct_hours = cursor.fetchone()
         if pieces - distinct_hours > compact_after:
-            # Fold the range's deltas into one row per hour; writers keep appending meanwhile.
-            cursor.execute(
-                f"WITH gone AS (DELETE FROM {deltas} WHERE {where} RETURNING hour, delta) "
-                f"INSERT INTO {deltas} (table_name, column_name, hour, delta) "
-                "SELECT %s, %s, hour, sum(delta) FROM gone GROUP BY hour HAVING sum(delta) <> 0",
-                [*hour_params, table, column],
-            )
+            fold_deltas(deltas, ["table_name", "column_name", "hour"], where, hour_params)
     return int(total)
 
 

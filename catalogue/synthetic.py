@@ -14,7 +14,16 @@ from datetime import UTC, datetime, timedelta
 from django.conf import settings
 from django.db import connection
 
-from catalogue.models import Category, Product, ProductCategory, ProductSearch, ProductSource
+from catalogue.models import (
+    Category,
+    CategoryProductDelta,
+    HourCountDelta,
+    Product,
+    ProductAncestor,
+    ProductCategory,
+    ProductSearch,
+    ProductSource,
+)
 from catalogue.search import normalize, record_words, search_document
 
 # (EN, NL, DE, FR) word lists; combined they give realistic, searchable product names.
@@ -236,7 +245,16 @@ def build(products: int, categories: int, seed: int = 7) -> Dataset:
         build_products(min(batch, products - start + 1), leaves, rng, start=start)
     with connection.cursor() as cursor:
         # Fresh statistics and visibility maps, as autovacuum would leave a live database.
-        for table in (Category, Product, ProductSearch, ProductSource, ProductCategory):
+        for table in (
+            Category,
+            Product,
+            ProductSearch,
+            ProductSource,
+            ProductCategory,
+            ProductAncestor,
+            CategoryProductDelta,
+            HourCountDelta,
+        ):
             cursor.execute(f"VACUUM (ANALYZE) {table._meta.db_table}")
     return Dataset(products=products, categories=categories)
 
