@@ -167,13 +167,15 @@ def throughput(
 
 
 def latencies(
-    port: int, method: str, path: str, headers: dict, body=None, *, runs: int
+    port: int, method: str, path: str, headers: dict, body=None, *, runs: int, warmup: int = 1
 ) -> list[float]:
-    """Milliseconds per request, sequential, over one keep-alive connection."""
+    """Milliseconds per request, sequential, over one keep-alive connection, after `warmup`
+    requests that are not measured."""
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
     timings = []
     try:
-        request(port, method, path, body, headers, connection)  # warm-up
+        for _ in range(warmup):
+            request(port, method, path, body, headers, connection)
         for _ in range(runs):
             started = time.perf_counter()
             status, data = request(port, method, path, body, headers, connection)

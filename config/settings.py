@@ -103,7 +103,7 @@ if not _database_url:
 DATABASES = {
     "default": dj_database_url.parse(
         _database_url,
-        conn_max_age=int(os.environ.get("CONN_MAX_AGE", "60")),
+        conn_max_age=int(os.environ.get("CONN_MAX_AGE", "600")),
         conn_health_checks=True,
     )
 }
