@@ -1,4 +1,4 @@
-"""The product representation built by PostgreSQL, for exports of millions of rows.
+"""The product representation built by PostgreSQL, for list pages and exports.
 
 It produces the same JSON as `present_products` (without expands); a test compares the two
 for every field so they cannot drift apart.
@@ -57,8 +57,9 @@ def _plain(column: str, conversion) -> str:
     return f"p.{column}"
 
 
-def product_json_sql(language: str | None) -> str:
-    """SELECT one JSON text per product row aliased `p` (the caller adds FROM/WHERE)."""
+def product_json_sql(language: str | None, *, with_id: bool = False) -> str:
+    """SELECT one JSON text per product row aliased `p` (the caller adds WHERE and ORDER BY),
+    after the product's id when `with_id`."""
     pairs: list[tuple[str, str]] = [("id", "p.id"), ("language", "p.language")]
     pairs += [(API_NAME[f], _localized(f, language)) for f in localized_fields(Product)]
     pairs += [(api, _plain(column, conv)) for api, (column, conv) in PLAIN_FIELDS.items()]
@@ -81,7 +82,7 @@ def product_json_sql(language: str | None) -> str:
     sources = ProductSource._meta.db_table
     links = ProductCategory._meta.db_table
     return f"""
-        SELECT json_build_object({arguments})::text
+        SELECT {"p.id, " if with_id else ""}json_build_object({arguments})::text
         FROM {Product._meta.db_table} p
         LEFT JOIN LATERAL (
             SELECT json_agg(json_build_object('source', s.source, 'sourceId', s.source_id)

@@ -108,12 +108,14 @@ class RecordViewSet(ResourceViewSet):
 
     def search_response(self, params):
         items_found, ids = self.page_ids(params)
-        # Load only the page's rows with their related data, so a deep page does not compute
-        # related data for every row it skips.
+        return paged(self.page_rows(ids, params), params.page, items_found)
+
+    def page_rows(self, ids: list[int], params) -> list:
+        """The page's records in order. Only the page's rows are loaded with their related
+        data, so a deep page does not compute related data for every row it skips."""
         by_id = self.get_queryset().in_bulk(ids) if ids else {}
         records = [by_id[pk] for pk in ids if pk in by_id]
-        rows = self.present(records, language=params.language, expands=params.expands)
-        return paged(rows, params.page, items_found)
+        return self.present(records, language=params.language, expands=params.expands)
 
     def page_ids(self, params) -> tuple[int, list[int]]:
         """All matches and the ids on the requested page, in order."""

@@ -81,6 +81,7 @@ def _save(record: Category, changes: RecordChanges, *, creating: bool) -> Catego
     try:
         with transaction.atomic():
             if creating:
+                record.last_modified_at = record.created_at  # one instant, not two defaults
                 record.save()
             elif changed:
                 touch(record)

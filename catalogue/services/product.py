@@ -69,6 +69,7 @@ def _save(product: Product, changes: RecordChanges, *, creating: bool) -> Produc
     try:
         with transaction.atomic():
             if creating:
+                product.last_modified_at = product.created_at  # one instant, not two defaults
                 product.save()
             elif changed:
                 touch(product)
