@@ -1,12 +1,14 @@
 """The staff UI. Writes go through the same services as the API."""
 
 from django.contrib import admin
+from django.db import transaction
 from modeltranslation.admin import TabbedTranslationAdmin
 from mptt.admin import DraggableMPTTAdmin
 
 from catalogue.models import Category, CategorySource, Product, ProductCategory, ProductSource
 from catalogue.models.base import default_language
-from catalogue.services.common import generate_slugs, touch
+from catalogue.services.category import TREE
+from catalogue.services.common import generate_slugs, lock_tree, touch
 from catalogue.services.product import refresh_search_document
 
 
@@ -73,6 +75,20 @@ class CategoryAdmin(DraggableMPTTAdmin, ValidatedAdmin):
     readonly_fields = ("created_at", "last_modified_at")
     inlines = [CategorySourceInline]
     mptt_level_indent = 20
+
+    # Tree writes hold the tree lock, as the services' do: the products below a moved
+    # category are re-placed under its new ancestors (see ProductAncestor).
+    def changelist_view(self, request, *args, **kwargs):
+        if request.method == "POST" and request.POST.get("cmd") == "move_node":
+            with transaction.atomic():
+                lock_tree(TREE)
+                return super().changelist_view(request, *args, **kwargs)
+        return super().changelist_view(request, *args, **kwargs)
+
+    def save_model(self, request, obj, form, change):
+        with transaction.atomic():
+            lock_tree(TREE)
+            super().save_model(request, obj, form, change)
 
 
 @admin.register(Product)

@@ -9,7 +9,13 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from django.db import connection
 
-from catalogue.models import CategoryProductDelta, HourCountDelta, Product, ProductCategory
+from catalogue.models import (
+    Category,
+    CategoryProductDelta,
+    HourCountDelta,
+    Product,
+    ProductCategory,
+)
 from catalogue.selectors import subtree_product_counts, time_range_count
 from catalogue.services.product import category_add_products
 from tests.api.test_products import listed_ids, ls, make_product, page_meta, set_stamps
@@ -463,6 +469,29 @@ def test_products_below_categories_follow_moves(api, tree):
     assert listed_ids(category_search(api, tree, "tools")) == pks(tree, "valve", "pipe", "bolt")
     assert listed_ids(category_search(api, tree, "garden")) == pks(tree, "valve", "pipe", "hose")
     assert listed_ids(category_search(api, tree, "bits")) == pks(tree, "valve", "pipe", "tap")
+
+
+def test_products_below_categories_follow_moves_in_the_admin(api, client, tree, django_user_model):
+    client.force_login(django_user_model.objects.create_superuser("staff", "s@example.com", "x"))
+
+    # Drag-and-drop: drills (with bits) becomes the last child of garden.
+    response = client.post(
+        "/admin/catalogue/category/",
+        {
+            "cmd": "move_node",
+            "cut_item": tree["drills"].pk,
+            "pasted_on": tree["garden"].pk,
+            "position": "last-child",
+        },
+    )
+    commit_time_work()
+
+    assert response.status_code == 200
+    assert Category.objects.get(pk=tree["drills"].pk).parent_id == tree["garden"].pk
+    assert_products_below_are_right()
+    assert listed_ids(category_search(api, tree, "garden")) == pks(
+        tree, "valve", "pipe", "hose", "tap"
+    )
 
 
 def test_product_counts_of_categories_count_products_below_them(api, tree):
