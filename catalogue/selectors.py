@@ -175,10 +175,10 @@ def search_product_page(term: str, start: int, size: int) -> tuple[int, list[int
         total = cursor.fetchone()[0]
         if start >= total:
             return total, []
-        if query is None:
-            return total, sorted(code_ids)[start : start + size]
         # Code matches first, then the page comes off the primary key.
         ranked = sorted(code_ids)
+        if query is None:
+            return total, ranked[start : start + size]
         if start < len(ranked):
             head = ranked[start : start + size]
             rest_start, rest_size = 0, size - len(head)
@@ -204,14 +204,13 @@ def time_range_count(
     snapshot, reads both.
     """
     table = model._meta.db_table
+    # Rows in [%s, %s), counted by an index-only scan.
+    partial = f"(SELECT count(*) FROM {table} WHERE {column} >= %s AND {column} < %s)"
     first = None if start is None else -((EPOCH - start) // HOUR)  # first whole hour
     stop = None if end is None else (end - EPOCH) // HOUR  # the hour the range ends in
     if first is not None and stop is not None and first >= stop:
         with connection.cursor() as cursor:
-            cursor.execute(
-                f"SELECT count(*) FROM {table} WHERE {column} >= %s AND {column} < %s",
-                [start, end],
-            )
+            cursor.execute(f"SELECT {partial}", [start, end])
             return cursor.fetchone()[0]
     hours, hour_params = ["table_name = %s", "column_name = %s"], [table, column]
     edge_params = []
@@ -225,8 +224,6 @@ def time_range_count(
         edge_params += [EPOCH + stop * HOUR, end]
     deltas = HourCountDelta._meta.db_table
     where = " AND ".join(hours)
-    # Each partial hour is counted by its own index-only scan.
-    partial = f"(SELECT count(*) FROM {table} WHERE {column} >= %s AND {column} < %s)"
     edge_count = " + ".join([partial] * (len(edge_params) // 2)) or "0"
     with connection.cursor() as cursor:
         cursor.execute(

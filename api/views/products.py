@@ -1,6 +1,5 @@
 import orjson
 from django.conf import settings
-from django.db import connection
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 
 from api.envelope import paged, parse_page
@@ -40,7 +39,7 @@ from api.serializers.product import (
     product_changes,
     product_queryset,
 )
-from api.serializers.product_sql import product_json_sql
+from api.serializers.product_sql import product_json_by_id, product_json_sql
 from api.serializers.read import response_language
 from api.views.base import RecordViewSet
 from api.views.bulk import BulkKey, BulkViewSet, directive_fields
@@ -243,12 +242,7 @@ class ProductViewSet(RecordViewSet):
             return super().page_rows(ids, params)
         # Without expands PostgreSQL builds each product's JSON, as for exports (a test holds
         # the two representations equal); the envelope embeds it as it is.
-        with connection.cursor() as cursor:
-            cursor.execute(
-                product_json_sql(params.language, with_id=True) + " WHERE p.id = ANY(%s)",
-                [ids],
-            )
-            by_id = dict(cursor.fetchall())
+        by_id = product_json_by_id(ids, params.language)
         return [orjson.Fragment(by_id[pk]) for pk in ids if pk in by_id]
 
     def counted_page(self, params, total: int) -> tuple[int, list[int]]:
