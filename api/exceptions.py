@@ -8,6 +8,7 @@ from django.http import Http404, JsonResponse
 from rest_framework import exceptions
 from rest_framework.response import Response
 
+from api.errors import http_status
 from catalogue.errors import CatalogueError, Code
 
 logger = logging.getLogger("api")
@@ -23,7 +24,7 @@ class ApiError(exceptions.APIException):
         self.messages = list(messages) or [code.type_name]
         self.headers = headers or {}
         # The contract pins a few code/status pairs that differ from the code's usual status.
-        self.status_code = status or code.status
+        self.status_code = status or http_status(code)
         super().__init__("; ".join(self.messages))
 
 
@@ -31,7 +32,7 @@ def error_body(code: Code, messages: list[str], status: int | None = None) -> di
     return {
         "error": {
             "code": code.number,
-            "status": status or code.status,
+            "status": status or http_status(code),
             "type": code.type_name,
             "messages": messages,
             "moreInfo": f"/v2/docs/errors#{code.number}",
@@ -41,7 +42,9 @@ def error_body(code: Code, messages: list[str], status: int | None = None) -> di
 
 def error_json_response(code: Code, *messages: str) -> JsonResponse:
     """Return the error envelope from plain Django code (middleware, URL handlers)."""
-    return JsonResponse(error_body(code, list(messages) or [code.type_name]), status=code.status)
+    return JsonResponse(
+        error_body(code, list(messages) or [code.type_name]), status=http_status(code)
+    )
 
 
 def _messages(detail) -> list[str]:
@@ -101,5 +104,5 @@ def exception_handler(exc, context):
         view = context.get("view")
         auth_header = view.get_authenticate_header(request) if view and request else None
         headers["WWW-Authenticate"] = auth_header or 'Bearer realm="catalogue"'
-    status = status or code.status
+    status = status or http_status(code)
     return Response(error_body(code, messages, status), status=status, headers=headers)

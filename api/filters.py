@@ -15,7 +15,7 @@ from catalogue.errors import Code
 from catalogue.localized import language_codes
 from catalogue.models import ProductAncestor, ProductCategory, ProductSearch, ProductStatus
 from catalogue.search import term_query
-from catalogue.selectors import product_ids_with_code
+from catalogue.selectors.products import product_ids_with_code
 
 CONTROL_PARAMS = {"page", "offset", "sort", "language", "expands"}
 RANGE_FILTERS = ("createdAt", "lastModifiedAt")
@@ -81,7 +81,7 @@ class CatalogueFilterSet(django_filters.FilterSet):
         similarity = Greatest(*[TrigramWordSimilarity(term, column) for column in name_columns])
         for column in name_columns:
             condition |= Q(**{f"{column}__unaccent__trigram_word_similar": term})
-        # Source ids are searched too (API.md §1.13); an exact id outranks any name match.
+        # Source ids are searched too; an exact id outranks any name match.
         source_model = queryset.model._meta.get_field("sources").related_model
         by_source = Q(pk__in=source_model.objects.filter(source_id__iexact=term).values("owner_id"))
         source_rank = Case(When(by_source, then=Value(10.0)), default=Value(0.0))
@@ -316,7 +316,7 @@ class ProductFilterSet(CatalogueFilterSet):
     eanCodes = CharInFilter(field_name="ean_code", lookup_expr="in")
     statuses = ChoiceInFilter(field_name="status", choices=ProductStatus.choices)
     categoryIds = NumberInFilter(method="filter_categories")
-    # Y/N like every flag, and true/false as API.md §1.13 writes it.
+    # Y/N like every flag, and true/false.
     categoryDescendants = django_filters.ChoiceFilter(
         method="filter_noop", choices=[(v, v) for v in ("Y", "N", "true", "false")]
     )

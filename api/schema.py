@@ -11,7 +11,7 @@ A view documents an action with drf-spectacular's ``extend_schema`` and the help
 
 Request bodies come from the msgspec write Structs (the one definition of a resource's write
 fields), response bodies from the output schemas registered here with ``@output_schema``, wrapped
-in the envelope of §1.8; error responses list the contract codes they can carry. Every component
+in the success envelope; error responses list the contract codes they can carry. Every component
 is added to the document by ``postprocess``.
 """
 
@@ -27,6 +27,7 @@ from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_sche
 from rest_framework.permissions import SAFE_METHODS
 
 from api.envelope import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
+from api.errors import http_status
 from api.filters import RANGE_FILTERS
 from api.serializers.common import API_NAME, SourcePair
 from catalogue.errors import Code
@@ -132,7 +133,7 @@ def extend_schema_actions(**decorators):
 
 
 def bulk_actions(view):
-    """Document `upsert` and `delete` of a BulkViewSet from its class attributes (§1.12).
+    """Document `upsert` and `delete` of a BulkViewSet from its class attributes.
 
     The bodies, the lookup keys, the item limit and the directive field names all come from
     the view, so they cannot drift from what it accepts.
@@ -282,7 +283,7 @@ def envelope_responses(
 
     `schema` names an output component (``@output_schema``); None means the delete envelope
     (`{"data": {}, "messages": [...]}`). `envelope` is ``single`` (one record), ``list`` (a
-    page, §1.8) or ``collection`` (every item at once: data, messages, total). `errors` takes
+    page) or ``collection`` (every item at once: data, messages, total). `errors` takes
     HTTP statuses (every contract code with that status) or `Code` members (exactly those).
     """
     if schema is None:
@@ -305,7 +306,7 @@ def envelope_responses(
 
 
 def results_responses(*, errors: Iterable[int | Code] = (), description: str = "") -> dict:
-    """Responses of a many-item operation: 200 with one `ItemResult` per item (§1.12).
+    """Responses of a many-item operation: 200 with one `ItemResult` per item.
 
     A per-item failure is reported in its result, so `errors` lists only what rejects the whole
     request.
@@ -343,11 +344,11 @@ def error_responses(errors: Iterable[int | Code]) -> dict:
     """Error envelope responses, one per HTTP status, narrowed to the codes it can carry."""
     by_status: dict[int, list[Code]] = {}
     for error in errors:
-        codes = [error] if isinstance(error, Code) else [c for c in Code if c.status == error]
+        codes = [error] if isinstance(error, Code) else [c for c in Code if http_status(c) == error]
         if not codes:
             raise ValueError(f"No contract error code has HTTP status {error}")
         for code in codes:
-            known = by_status.setdefault(code.status, [])
+            known = by_status.setdefault(http_status(code), [])
             if code not in known:
                 known.append(code)
     responses = {}
@@ -388,7 +389,7 @@ def lookup_parameters(lookup) -> list[OpenApiParameter]:
             str,
             OpenApiParameter.PATH,
             enum=list(lookup.keys),
-            description="Lookup key: which identifier `value` is (§1.5).",
+            description="Lookup key: which identifier `value` is.",
         ),
         OpenApiParameter(
             "value", str, OpenApiParameter.PATH, description="The identifier's value."
@@ -417,7 +418,7 @@ def language_parameter() -> OpenApiParameter:
         OpenApiParameter.QUERY,
         description=(
             "Restrict every localized array to this language, falling back to the record's "
-            "default language (§1.6). Accepted in any case."
+            "default language. Accepted in any case."
         ),
     )
 
@@ -429,7 +430,7 @@ def expands_parameter(expands: Iterable[str]) -> OpenApiParameter:
         OpenApiParameter.QUERY,
         style="form",
         explode=False,
-        description="Related data to inline, comma-separated (§1.14).",
+        description="Related data to inline, comma-separated.",
     )
 
 
@@ -514,7 +515,7 @@ def _filter_schema(filter_) -> dict:
 
 
 def filter_parameters(filterset_class) -> list[OpenApiParameter]:
-    """One query parameter per filter of a FilterSet, in the query-string form of §1.13."""
+    """One query parameter per filter of a FilterSet, in its query-string form."""
     parameters = []
     for name, filter_ in filterset_class.base_filters.items():
         if name == "sources":
@@ -602,7 +603,7 @@ def _search_schema(filterset_class, expands: list[str]) -> dict:
             "expands": array_of({"type": "string", "enum": expands}),
         },
         optional=("filters", "sort", "page", "offset", "language", "expands"),
-        description="The filters of the list endpoint in their JSON form (§1.13).",
+        description="The filters of the list endpoint in their JSON form.",
     )
 
 
@@ -654,7 +655,7 @@ class BearerTokenScheme(OpenApiAuthenticationExtension):
         return {
             "type": "oauth2",
             "description": (
-                "OAuth2 client credentials (§1.2): the token is a Bearer JWT valid for "
+                "OAuth2 client credentials: the token is a Bearer JWT valid for "
                 f"{settings.TOKEN_TTL} seconds. A `*.write` scope implies the `*.read` scope "
                 "of the same entity."
             ),
@@ -709,14 +710,17 @@ def _base_components() -> dict:
                 "error": closed_object(
                     {
                         "code": {"type": "integer", "enum": sorted({c.number for c in codes})},
-                        "status": {"type": "integer", "enum": sorted({c.status for c in codes})},
+                        "status": {
+                            "type": "integer",
+                            "enum": sorted({http_status(c) for c in codes}),
+                        },
                         "type": {"type": "string", "enum": sorted({c.type_name for c in codes})},
                         "messages": array_of({"type": "string"}) | {"minItems": 1},
                         "moreInfo": {"type": "string"},
                     }
                 )
             },
-            description="Every /v2/ error (§1.9).",
+            description="Every /v2/ error.",
         ),
         "SingleEnvelope": closed_object(
             {
@@ -724,7 +728,7 @@ def _base_components() -> dict:
                 "messages": array_of({"type": "string"}),
                 "total": {"type": "integer", "const": 1},
             },
-            description="One record (§1.8).",
+            description="One record.",
         ),
         "CollectionEnvelope": closed_object(
             {
@@ -759,7 +763,7 @@ def _base_components() -> dict:
                 },
                 "itemsFound": {"type": "integer", "minimum": 0, "description": "All matches."},
             },
-            description="A page of a list or search (§1.8).",
+            description="A page of a list or search.",
         ),
         "DoneEnvelope": closed_object(
             {
@@ -846,7 +850,7 @@ PRODUCT_EXPANDED = ("categories", "cluster")
 
 
 def _product_properties() -> dict:
-    """The fields of a product as `present_products` builds them (§2)."""
+    """The fields of a product as `present_products` builds them ."""
     dimension = nullable({"type": "number", "minimum": 0})
     return {
         "id": {"type": "integer"},
@@ -962,7 +966,7 @@ def item_result_schema() -> dict:
             "errors": array_of(ref("ItemError"), "Why the item failed.") | {"minItems": 1},
         },
         optional=("class", "errors"),
-        description="The outcome of one item of a many-item operation (§1.12).",
+        description="The outcome of one item of a many-item operation.",
     )
     # A failed item says `error` and carries its errors; a successful one carries none.
     schema["if"] = {"properties": {"success": {"const": False}}, "required": ["success"]}
@@ -979,7 +983,7 @@ def item_error_schema() -> dict:
             "type": {"type": "string", "enum": sorted({code.type_name for code in Code})},
             "messages": array_of({"type": "string"}) | {"minItems": 1},
         },
-        description="One error of an item: a contract code (§1.10) and its messages.",
+        description="One error of an item: an error code and its messages.",
     )
 
 
@@ -990,7 +994,7 @@ def results_envelope_schema() -> dict:
             "data": array_of(ref("ItemResult"), "One result per item, in request order."),
             "messages": array_of({"type": "string"}, "A summary of the outcomes."),
         },
-        description="The results of a many-item operation (§1.12).",
+        description="The results of a many-item operation.",
     )
 
 
@@ -1138,7 +1142,7 @@ def postprocess(result, generator, request, public):
     for path_item in result.get("paths", {}).values():
         for method, operation in path_item.items():
             if "requestBody" in operation:
-                # An empty body is not a JSON object: 400 10005 (§1.10).
+                # An empty body is not a JSON object: 400 10005.
                 operation["requestBody"]["required"] = True
             if method == "post":
                 _document_idempotency(operation)

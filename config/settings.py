@@ -5,6 +5,7 @@ environment variables, not code. ``DJANGO_ENV`` defaults to ``production`` so a 
 variable fails safe (no debug pages, no development secret key).
 """
 
+import importlib.util
 import os
 import sys
 from pathlib import Path
@@ -61,6 +62,10 @@ INSTALLED_APPS = [
     "catalogue",
     "api",
 ]
+# The benchmark app (synthetic data, `manage.py benchmark`) lives beside the service in a
+# checkout; the production image leaves it out.
+if importlib.util.find_spec("benchmark") is not None:
+    INSTALLED_APPS.append("benchmark")
 
 MIDDLEWARE = [
     "api.middleware.RequestIdMiddleware",

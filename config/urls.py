@@ -39,8 +39,8 @@ urlpatterns = [
 ]
 
 if settings.BENCHMARK_VIEWS:
-    urlpatterns.insert(
-        0, path("bench/bare-product/<str:source>/<str:source_id>", service.bare_product)
-    )
+    from benchmark.views import bare_product
+
+    urlpatterns.insert(0, path("bench/bare-product/<str:source>/<str:source_id>", bare_product))
 
 handler500 = "api.views.service.server_error"

@@ -10,7 +10,7 @@ TIMESTAMP = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$")
 def assert_error(
     response, status: int, code: int, type_name: str, messages: list[str] | None = None
 ) -> dict:
-    """Assert the error envelope of API.md §1.9; `messages` None skips comparing them."""
+    """Assert the error envelope; `messages` None skips comparing them."""
     assert response.status_code == status, response.content
     assert response["Content-Type"] == "application/json"
     body = response.json()

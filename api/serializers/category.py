@@ -18,7 +18,8 @@ from api.serializers.read import localized_block, sources_block
 from catalogue.errors import CatalogueError, Code
 from catalogue.localized import localized_fields
 from catalogue.models import Category, CategorySource
-from catalogue.selectors import ancestor_ids, subtree_product_counts, with_child_counts
+from catalogue.selectors.categories import ancestor_ids, with_child_counts
+from catalogue.selectors.counts import subtree_product_counts
 from catalogue.services.category import ParentRef
 from catalogue.services.common import RecordChanges
 

@@ -28,7 +28,8 @@ from api.serializers.read import parse_expands, response_language
 from api.views.base import ResourceViewSet
 from catalogue.errors import CatalogueError, Code
 from catalogue.models import Category, ProductCategory, ProductSource
-from catalogue.selectors import category_product_page, subtree_filter
+from catalogue.selectors.categories import subtree_filter
+from catalogue.selectors.products import category_product_page
 from catalogue.services.product import category_add_products, category_remove_products
 
 MAX_ITEMS = 100

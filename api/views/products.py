@@ -45,12 +45,8 @@ from api.views.base import RecordViewSet
 from api.views.bulk import BulkKey, BulkViewSet, directive_fields
 from catalogue.errors import Code
 from catalogue.models import Product, ProductCategory
-from catalogue.selectors import (
-    category_product_page,
-    search_product_page,
-    table_row_count,
-    time_range_count,
-)
+from catalogue.selectors.counts import table_row_count, time_range_count
+from catalogue.selectors.products import category_product_page, search_product_page
 from catalogue.services import product as services
 from catalogue.services.product_bulk import product_bulk_delete, product_bulk_upsert
 

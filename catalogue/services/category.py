@@ -130,7 +130,7 @@ def category_update(
 
 def category_delete(*, category_id: int, if_match: str | None = None) -> None:
     """Delete an empty leaf category."""
-    from catalogue.selectors import category_is_empty_reason
+    from catalogue.selectors.categories import category_is_empty_reason
 
     with transaction.atomic():
         lock_tree(TREE)

@@ -1,4 +1,4 @@
-"""OAuth2 client credentials (API.md §1.2) and the scope matrix (§1.3) on every category endpoint."""
+"""OAuth2 client credentials and the scope matrix on every category endpoint."""
 
 import hashlib
 import time

@@ -1,4 +1,4 @@
-"""Category bulk (API.md §1.12, §1.15, §3): trees in one request, moves, deletes, directives."""
+"""Category bulk: trees in one request, moves, deletes, directives."""
 
 import json
 

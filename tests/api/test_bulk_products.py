@@ -1,4 +1,4 @@
-"""Product bulk (API.md §1.12 and §1.15): matching, directives, per-item outcomes, flags."""
+"""Product bulk: matching, directives, per-item outcomes, flags."""
 
 import json
 import threading

@@ -1,4 +1,4 @@
-"""Categories (API.md §3) and the general rules they follow (§1.5-1.8, §1.11, §1.13, §1.14)."""
+"""Categories and the general rules they follow: lookups, localized fields, sources, envelopes, ETags, lists, expands."""
 
 from datetime import UTC, datetime
 

@@ -1,4 +1,4 @@
-"""The products of a category (API.md §3): listing, adding, removing, and deletion rules."""
+"""The products of a category: listing, adding, removing, and deletion rules."""
 
 import pytest
 

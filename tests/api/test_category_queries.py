@@ -1,4 +1,4 @@
-"""Query counts stay constant whatever the page or tree size (API.md §1.14, §3 tree)."""
+"""Query counts stay constant whatever the page or tree size."""
 
 import pytest
 

@@ -1,4 +1,4 @@
-"""Transport rules and the error envelope (API.md §1.1, §1.4, §1.9, §1.10, §1.15 rate limits)."""
+"""Transport rules and the error envelope."""
 
 import re
 from types import SimpleNamespace

@@ -1,4 +1,4 @@
-"""Idempotency-Key on POST (API.md §1.15): replay, conflicts, per-client keys, concurrency."""
+"""Idempotency-Key on POST: replay, conflicts, per-client keys, concurrency."""
 
 from datetime import timedelta
 

@@ -16,7 +16,7 @@ from catalogue.models import (
     Product,
     ProductCategory,
 )
-from catalogue.selectors import subtree_product_counts, time_range_count
+from catalogue.selectors.counts import subtree_product_counts, time_range_count
 from catalogue.services.product import category_add_products
 from tests.api.test_products import listed_ids, ls, make_product, page_meta, set_stamps
 from tests.factories import make_category

@@ -1,4 +1,4 @@
-"""Products (API.md §2) with the general rules they follow (§1.5-1.8, §1.11, §1.13-1.15)."""
+"""Products and the general rules they follow: lookups, localized fields, sources, envelopes, ETags, lists, expands, export."""
 
 import json
 from datetime import UTC, datetime, timedelta

@@ -13,11 +13,11 @@ from django.db.models import F
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
-from api import benchmark as bench
 from api.services import api_client_create
-from catalogue import synthetic
+from benchmark import runner as bench
+from benchmark import synthetic
+from benchmark.synthetic import bulk_items, raw_floor
 from catalogue.models import Category, Product
-from catalogue.synthetic import bulk_items, raw_floor
 from config import gunicorn as gunicorn_settings
 
 SEARCH_SHAPES = [

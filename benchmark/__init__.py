@@ -1,0 +1,1 @@
+"""Synthetic catalogues and the `manage.py benchmark` command; not part of the service image."""

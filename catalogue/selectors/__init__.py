@@ -1,0 +1,1 @@
+"""Reusable reads: counts the database maintains, category trees, product pages."""

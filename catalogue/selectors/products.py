@@ -1,0 +1,121 @@
+"""Product reads: exact code matches, term pages, category pages."""
+
+from django.db import connection
+from django.db.models.functions import Upper
+
+from catalogue.models import Product, ProductAncestor, ProductCategory, ProductSearch, ProductSource
+from catalogue.selectors.counts import subtree_product_counts
+
+
+def product_ids_with_code(code: str, limit: int = 100) -> list[int]:
+    """Ids of products whose sku, supplier code, EAN or a source id equals `code` exactly.
+
+    Codes compare case-insensitively (sku and supplier code through expression indexes).
+    """
+    if not code or len(code) > 255:
+        return []
+    upper = code.upper()
+    by_code = (
+        Product.objects.annotate(sku_upper=Upper("sku"))
+        .filter(sku_upper=upper)
+        .values("pk")
+        .union(
+            Product.objects.annotate(code_upper=Upper("supplier_code"))
+            .filter(code_upper=upper)
+            .values("pk"),
+            Product.objects.filter(ean_code=code).values("pk"),
+            ProductSource.objects.filter(source_id=code).values("owner_id"),
+        )
+    )
+    return [row["pk"] for row in by_code[:limit]]
+
+
+def search_product_page(term: str, start: int, size: int) -> tuple[int, list[int]]:
+    """Count and page the products matching a search term on the narrow search table alone.
+
+    The same matching and order as the term filter of a product list: exact code or
+    source-id matches first, then the other matches by id.
+    """
+    from catalogue.search import term_query
+
+    query = term_query(term)
+    code_ids = product_ids_with_code(term.strip())
+    if query is None and not code_ids:
+        return 0, []
+    where, params = [], []
+    if code_ids:
+        where.append("product_id = ANY(%s)")
+        params.append(code_ids)
+    if query is not None:
+        where.append("vector @@ to_tsquery('simple', %s)")
+        params.append(query)
+    table = ProductSearch._meta.db_table
+    condition = " OR ".join(where)
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT count(*) FROM {table} WHERE {condition}", params)
+        total = cursor.fetchone()[0]
+        if start >= total:
+            return total, []
+        # Code matches first, then the page comes off the primary key.
+        ranked = sorted(code_ids)
+        if query is None:
+            return total, ranked[start : start + size]
+        if start < len(ranked):
+            head = ranked[start : start + size]
+            rest_start, rest_size = 0, size - len(head)
+        else:
+            head, rest_start, rest_size = [], start - len(ranked), size
+        if rest_size:
+            cursor.execute(
+                f"SELECT product_id FROM {table} WHERE vector @@ to_tsquery('simple', %s) "
+                "AND NOT product_id = ANY(%s) ORDER BY product_id LIMIT %s OFFSET %s",
+                [query, ranked, rest_size, rest_start],
+            )
+            head += [row[0] for row in cursor.fetchall()]
+        return total, head
+
+
+def category_product_page(
+    category_ids: list[int],
+    *,
+    descendants: bool,
+    statuses: list[str] | None,
+    start: int,
+    size: int,
+    descending: bool = False,
+) -> tuple[int, list[int]]:
+    """Count and page (by id) the products in some categories, without reading products.
+
+    With descendants the products below a category come from ProductAncestor, one index
+    range per category, and one category's count from the maintained counts; without, from
+    memberships. Both carry the product's status.
+    """
+    table = (ProductAncestor if descendants else ProductCategory)._meta.db_table
+    ids = sorted(set(category_ids))
+    # One category by plain equality: its index range is then already in product order.
+    where, params = (
+        (["category_id = %s"], [ids[0]]) if len(ids) == 1 else (["category_id = ANY(%s)"], [ids])
+    )
+    if statuses:
+        where.append("product_status = ANY(%s)")
+        params.append(list(statuses))
+    condition = " AND ".join(where)
+    direction = "DESC" if descending else "ASC"
+    # Below one category each product appears once; across several it may repeat.
+    unique = descendants and len(ids) == 1
+    with connection.cursor() as cursor:
+        if unique:
+            total = subtree_product_counts(ids, statuses).get(ids[0], 0)
+        else:
+            cursor.execute(
+                f"SELECT count(DISTINCT product_id) FROM {table} WHERE {condition}", params
+            )
+            total = cursor.fetchone()[0]
+        if start >= total:
+            return total, []
+        cursor.execute(
+            f"SELECT {'' if unique else 'DISTINCT '}product_id FROM {table} WHERE {condition} "
+            f"ORDER BY product_id {direction} LIMIT %s OFFSET %s",
+            [*params, size, start],
+        )
+        return total, [row[0] for row in cursor.fetchall()]
