@@ -10,7 +10,7 @@ from django.db.models.functions import Greatest
 
 from api.envelope import Page, parse_page
 from api.exceptions import ApiError
-from api.serializers.read import parse_expands, response_language
+from api.params import parse_expands, response_language
 from catalogue.errors import Code
 from catalogue.localized import language_codes
 from catalogue.models import ProductAncestor, ProductCategory, ProductSearch, ProductStatus

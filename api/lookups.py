@@ -52,7 +52,7 @@ class Lookup:
             return Q(**{kind.field: value, kind.companion_field: companion_value}), description
         description = self.describe(key, value)
         if key == "id":
-            if not value.isdigit() or len(value) > 18:
+            if not (value.isascii() and value.isdigit()) or len(value) > 18:
                 raise CatalogueError(self.not_found, f"{description} not found")
             return Q(pk=int(value)), description
         return Q(**{kind.field: value}), description
@@ -89,33 +89,9 @@ class Lookup:
         return self.resolve(queryset.only("pk"), key, value, params).pk
 
 
-CATEGORY_LOOKUP = Lookup(
-    entity="Category",
-    keys={
-        "id": LookupKind(field="pk"),
-        "sourceId": LookupKind(
-            field="sources__source_id", companion="source", companion_field="sources__source"
-        ),
-    },
-    not_found=Code.CATEGORY_NOT_FOUND,
-    multiple_found=Code.CATEGORY_MULTIPLE_FOUND,
-)
-
-
-PRODUCT_LOOKUP = Lookup(
-    entity="Product",
-    keys={
-        "id": LookupKind(field="pk"),
-        "sourceId": LookupKind(
-            field="sources__source_id", companion="source", companion_field="sources__source"
-        ),
-        "sku": LookupKind(field="sku", unique=False),
-        "supplierCode": LookupKind(
-            field="supplier_code", companion="supplier", companion_field="supplier", unique=False
-        ),
-    },
-    not_found=Code.PRODUCT_NOT_FOUND,
-    multiple_found=Code.PRODUCT_MULTIPLE_FOUND,
+# The (source, sourceId) lookup every resource with external sources offers.
+SOURCE_KEY = LookupKind(
+    field="sources__source_id", companion="source", companion_field="sources__source"
 )
 
 

@@ -21,18 +21,18 @@ from collections.abc import Callable, Iterable
 import django_filters
 import msgspec
 from django.conf import settings
-from drf_spectacular.drainage import isolate_view_method, warn
+from drf_spectacular.drainage import warn
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.openapi import AutoSchema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse
 from rest_framework.permissions import SAFE_METHODS
 
 from api.envelope import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
 from api.errors import http_status
 from api.filters import RANGE_FILTERS
-from api.serializers.common import API_NAME, SourcePair
+from api.resources.base import LOCALIZED_API_NAMES, SourcePair
 from catalogue.errors import Code
 from catalogue.localized import localized_fields
-from catalogue.models import Category, Product, ProductStatus, TaxCode
 
 REF_PREFIX = "#/components/schemas/"
 TOKEN_URL = "/oauth2/token/"
@@ -111,154 +111,6 @@ def search_body(filterset_class, expands: Iterable[str], name: str) -> dict:
     """The `POST …/search` body for a resource: the list filters in their JSON form."""
     _generated[name] = _search_schema(filterset_class, sorted(expands))
     return {"application/json": ref(name)}
-
-
-def extend_schema_actions(**decorators):
-    """`extend_schema_view` for the actions of a ViewSet routed with `as_view({method: action})`.
-
-    drf-spectacular's `extend_schema_view` only accepts the standard method names and `@action`
-    methods, and the routes here map custom actions (`search`, `export`, …) by name. This takes
-    any action: an inherited method is wrapped on the decorated class first, so the base class
-    and its other subclasses keep their own documentation.
-    """
-
-    def decorate(view):
-        for name, decorator in decorators.items():
-            if not callable(getattr(view, name, None)):
-                raise AttributeError(f"{view.__name__} has no action {name}")
-            decorator(isolate_view_method(view, name))
-        return view
-
-    return decorate
-
-
-def bulk_actions(view):
-    """Document `upsert` and `delete` of a BulkViewSet from its class attributes.
-
-    The bodies, the lookup keys, the item limit and the directive field names all come from
-    the view, so they cannot drift from what it accepts.
-    """
-    from api.views.bulk import DIRECTIVES
-
-    entity = view.struct.__name__.removesuffix("Write")
-    resource, limit = view.resource, view.limit
-    key_fields = {name: list(key.fields) for name, key in view.keys.items()}
-    fields = sorted(view.directive_fields)
-    field_list = nullable(array_of({"type": "string", "enum": fields}))
-    _generated[f"{entity}BulkDirectives"] = {
-        "anyOf": [
-            array_of(
-                closed_object(
-                    {
-                        "operation": {"type": "string", "enum": list(DIRECTIVES)},
-                        "fields": field_list,
-                    },
-                    optional=("fields",),
-                )
-            ),
-            closed_object({name: field_list for name in DIRECTIVES}, optional=DIRECTIVES),
-        ],
-        "description": (
-            "skipIfNotEmpty: keep these fields where they have a value; skipMoveOnUpdate: "
-            "ignore `parent` of existing records; mergeTranslationsOnUpdate: languages an item "
-            "leaves out of a localized field it sends are cleared; skipCreate: do not create "
-            "records without a match."
-        ),
-    }
-    keys_text = "; ".join(f"`{name}`: {', '.join(need)}" for name, need in key_fields.items())
-    items = {"maxItems": limit}
-    _structs[view.struct.__name__] = view.struct
-    _generated[f"{entity}Bulk"] = closed_object(
-        {
-            resource: array_of(ref(view.struct.__name__)) | items,
-            "directives": ref(f"{entity}BulkDirectives"),
-        },
-        optional=("directives",),
-        description=(
-            f"Up to {limit} items, each matched by the URL's lookup key ({keys_text}). An item "
-            "that is not valid fails alone."
-        ),
-    )
-    _generated[f"{entity}BulkDelete"] = closed_object(
-        {
-            resource: array_of(
-                {"type": "object", "description": f"The key fields of the lookup key: {keys_text}."}
-            )
-            | items
-        },
-        description=f"Up to {limit} records, named by the URL's lookup key.",
-    )
-    ndjson = {
-        "type": "string",
-        "description": (
-            "NDJSON: one item per line; directives then go in the `directives` query "
-            "parameter, in the object form, JSON-encoded."
-        ),
-    }
-    key = OpenApiParameter(
-        "key",
-        str,
-        OpenApiParameter.PATH,
-        enum=list(key_fields),
-        description="The lookup key that matches items to records.",
-    )
-    flags = [
-        OpenApiParameter(
-            "dryRun",
-            {"type": "boolean", "default": False},
-            OpenApiParameter.QUERY,
-            description="Report every outcome as a real run would, writing nothing.",
-        ),
-        OpenApiParameter(
-            "atomic",
-            {"type": "boolean", "default": False},
-            OpenApiParameter.QUERY,
-            description="Apply nothing if any item fails.",
-        ),
-    ]
-    errors = [
-        Code.INVALID_JSON_PAYLOAD,
-        Code.SCHEMA_VALIDATION,
-        Code.INVALID_LOOKUP_KEY,
-        Code.PAYLOAD_TOO_LARGE,
-        Code.UNSUPPORTED_MEDIA_TYPE,
-    ]
-    return extend_schema_actions(
-        upsert=extend_schema(
-            operation_id=f"{resource}_bulk_upsert",
-            summary=f"Create or update {resource} in bulk",
-            description=(
-                f"A match by the lookup key is updated, anything else created. One result per "
-                f"item, in request order; an item fails alone. More than {limit} items: 413."
-            ),
-            request={
-                "application/json": ref(f"{entity}Bulk"),
-                NDJSON: ndjson,
-            },
-            parameters=[
-                key,
-                *flags,
-                OpenApiParameter(
-                    "directives",
-                    str,
-                    OpenApiParameter.QUERY,
-                    description="With an NDJSON body: the directives object, JSON-encoded.",
-                ),
-            ],
-            responses=results_responses(errors=errors),
-        ),
-        delete=extend_schema(
-            operation_id=f"{resource}_bulk_delete",
-            summary=f"Delete {resource} in bulk",
-            description=(
-                "One result per item, in request order: `delete`, or `error` with the "
-                f"not-found code (or why it cannot go). More than {limit} items: 413."
-            ),
-            request={"application/json": ref(f"{entity}BulkDelete"), NDJSON: ndjson},
-            parameters=[key, *flags],
-            responses=results_responses(errors=errors),
-        ),
-    )(view)
 
 
 # Responses -------------------------------------------------------------------------------------
@@ -633,6 +485,339 @@ def etag_header(*statuses: int) -> OpenApiParameter:
     )
 
 
+# Resource operations -----------------------------------------------------------------------------
+
+
+def lookup_errors(lookup) -> tuple[Code, ...]:
+    """Errors of resolving `/<lookupKey>/<value>` with a `Lookup`."""
+    several = any(not kind.unique for kind in lookup.keys.values())
+    return (
+        *LOOKUP_ERRORS,
+        *([lookup.multiple_found] if several and lookup.multiple_found else []),
+        lookup.not_found,
+    )
+
+
+def translation_parameter() -> OpenApiParameter:
+    return OpenApiParameter(
+        "language",
+        {"type": "string", "enum": _languages()},
+        OpenApiParameter.PATH,
+        description="The language to remove (any case).",
+    )
+
+
+def resource_properties(resource) -> dict:
+    """The fields of a record as the resource's presenter builds them, expands included."""
+    properties = {"id": {"type": "integer"}, "language": ref("Language")}
+    properties.update(localized_properties(resource.model))
+    properties.update({f.api: f.schema() for f in resource.fields})
+    if resource.spec.source_model is not None:
+        properties.update(source_properties())
+    properties.update(resource.computed)
+    properties.update(timestamp_properties())
+    properties.update(resource.expanded)
+    return properties
+
+
+def resource_output_schema(resource) -> dict:
+    return closed_object(resource_properties(resource), optional=resource.expanded)
+
+
+def _bulk_components(resource) -> None:
+    """The bulk bodies of a resource: items, directives and the delete body."""
+    from api.bulk import DIRECTIVES
+
+    entity, name, limit = resource.entity, resource.name, resource.bulk_limit
+    fields = sorted(resource.directive_fields)
+    field_list = nullable(array_of({"type": "string", "enum": fields}))
+    _generated[f"{entity}BulkDirectives"] = {
+        "anyOf": [
+            array_of(
+                closed_object(
+                    {
+                        "operation": {"type": "string", "enum": list(DIRECTIVES)},
+                        "fields": field_list,
+                    },
+                    optional=("fields",),
+                )
+            ),
+            closed_object({directive: field_list for directive in DIRECTIVES}, optional=DIRECTIVES),
+        ],
+        "description": (
+            "skipIfNotEmpty: keep these fields where they have a value; skipMoveOnUpdate: "
+            "ignore `parent` of existing records; mergeTranslationsOnUpdate: languages an item "
+            "leaves out of a localized field it sends are cleared; skipCreate: do not create "
+            "records without a match."
+        ),
+    }
+    keys_text = "; ".join(
+        f"`{key}`: {', '.join(needed)}" for key, needed in resource.bulk_keys.items()
+    )
+    items = {"maxItems": limit}
+    struct = resource.write_struct
+    _structs[struct.__name__] = struct
+    _generated[f"{entity}Bulk"] = closed_object(
+        {
+            name: array_of(ref(struct.__name__)) | items,
+            "directives": ref(f"{entity}BulkDirectives"),
+        },
+        optional=("directives",),
+        description=(
+            f"Up to {limit} items, each matched by the URL's lookup key ({keys_text}). An item "
+            "that is not valid fails alone."
+        ),
+    )
+    _generated[f"{entity}BulkDelete"] = closed_object(
+        {
+            name: array_of(
+                {"type": "object", "description": f"The key fields of the lookup key: {keys_text}."}
+            )
+            | items
+        },
+        description=f"Up to {limit} records, named by the URL's lookup key.",
+    )
+
+
+NDJSON_BODY = {
+    "type": "string",
+    "description": (
+        "NDJSON: one item per line; directives then go in the `directives` query "
+        "parameter, in the object form, JSON-encoded."
+    ),
+}
+BULK_ERRORS = (
+    Code.INVALID_JSON_PAYLOAD,
+    Code.SCHEMA_VALIDATION,
+    Code.INVALID_LOOKUP_KEY,
+    Code.PAYLOAD_TOO_LARGE,
+    Code.UNSUPPORTED_MEDIA_TYPE,
+)
+
+
+def _bulk_parameters(resource, *, upsert: bool) -> list[OpenApiParameter]:
+    parameters = [
+        OpenApiParameter(
+            "key",
+            str,
+            OpenApiParameter.PATH,
+            enum=list(resource.bulk_keys),
+            description="The lookup key that matches items to records.",
+        ),
+        OpenApiParameter(
+            "dryRun",
+            {"type": "boolean", "default": False},
+            OpenApiParameter.QUERY,
+            description="Report every outcome as a real run would, writing nothing.",
+        ),
+        OpenApiParameter(
+            "atomic",
+            {"type": "boolean", "default": False},
+            OpenApiParameter.QUERY,
+            description="Apply nothing if any item fails.",
+        ),
+    ]
+    if upsert:
+        parameters.append(
+            OpenApiParameter(
+                "directives",
+                str,
+                OpenApiParameter.QUERY,
+                description="With an NDJSON body: the directives object, JSON-encoded.",
+            )
+        )
+    return parameters
+
+
+def standard_operation(resource, action: str) -> dict | None:
+    """The documentation of a standard operation of a resource, from its declaration."""
+    entity, name = resource.entity, resource.name
+    noun = resource.spec.noun
+    lookup = lookup_errors(resource.lookup)
+    extra = tuple(resource.extra_errors.get(action, ()))
+    described = resource.descriptions.get(action, "")
+    _output_schemas.setdefault(entity, lambda: resource_output_schema(resource))
+    record_parameters = lookup_parameters(resource.lookup)
+    if action == "list":
+        return {
+            "operation_id": f"{name}_list",
+            "summary": f"List {name}",
+            "parameters": list_parameters(resource.filterset, resource.expands),
+            "responses": envelope_responses(
+                200, entity, envelope="list", errors=[Code.SCHEMA_VALIDATION, Code.PAGINATION]
+            ),
+        }
+    if action == "search":
+        return {
+            "operation_id": f"{name}_search",
+            "summary": f"Search {name}",
+            "description": "The filters of the list endpoint in a JSON body. Needs the read scope.",
+            "request": search_body(resource.filterset, resource.expands, f"{entity}Search"),
+            "responses": envelope_responses(
+                200, entity, envelope="list", errors=[*BODY_ERRORS, Code.PAGINATION]
+            ),
+        }
+    if action == "export":
+        return {
+            "operation_id": f"{name}_export",
+            "summary": f"Export {name} as NDJSON",
+            "description": (
+                f"Every {noun} matching the list filters, one JSON object per line, streamed "
+                "in id order: `sort`, `page` and `offset` are checked but do not apply."
+            ),
+            "parameters": list_parameters(resource.filterset, resource.expands),
+            "responses": export_responses(entity, errors=[Code.SCHEMA_VALIDATION, Code.PAGINATION]),
+        }
+    if action == "retrieve":
+        return {
+            "operation_id": f"{name}_retrieve",
+            "summary": f"Read a {noun}",
+            "parameters": [
+                *record_parameters,
+                language_parameter(),
+                expands_parameter(resource.expands),
+                IF_NONE_MATCH,
+                etag_header(200, 304),
+            ],
+            "responses": envelope_responses(
+                200, entity, not_modified=True, errors=[*lookup, Code.SCHEMA_VALIDATION]
+            ),
+        }
+    if action == "create":
+        return {
+            "operation_id": f"{name}_create",
+            "summary": f"Create a {noun}",
+            "description": described,
+            "request": struct_body(resource.write_struct),
+            "parameters": [etag_header(201)],
+            "responses": envelope_responses(
+                201, entity, errors=[*BODY_ERRORS, *extra, resource.spec.exists]
+            ),
+        }
+    if action == "partial_update":
+        return {
+            "operation_id": f"{name}_partial_update",
+            "summary": f"Change a {noun}",
+            "description": described,
+            "request": struct_body(resource.write_struct),
+            "parameters": [*record_parameters, IF_MATCH, etag_header(200)],
+            "responses": envelope_responses(
+                200,
+                entity,
+                errors=[
+                    *BODY_ERRORS,
+                    *lookup,
+                    *extra,
+                    resource.spec.exists,
+                    Code.PRECONDITION_FAILED,
+                ],
+            ),
+        }
+    if action == "destroy":
+        return {
+            "operation_id": f"{name}_destroy",
+            "summary": f"Delete a {noun}",
+            "description": described,
+            "parameters": [*record_parameters, IF_MATCH],
+            "responses": envelope_responses(
+                200, errors=[*lookup, *extra, Code.PRECONDITION_FAILED]
+            ),
+        }
+    if action == "remove_translation":
+        return {
+            "operation_id": f"{name}_translation_destroy",
+            "summary": f"Delete a translation of a {noun}",
+            "description": (
+                "Clears the language in every localized field; the default language cannot be "
+                "removed."
+            ),
+            "parameters": [*record_parameters, translation_parameter(), IF_MATCH],
+            "responses": envelope_responses(
+                200,
+                errors=[
+                    *lookup,
+                    Code.SCHEMA_VALIDATION,
+                    Code.TRANSLATION_NOT_FOUND,
+                    Code.PRECONDITION_FAILED,
+                ],
+            ),
+        }
+    if action == "bulk_upsert":
+        _bulk_components(resource)
+        return {
+            "operation_id": f"{name}_bulk_upsert",
+            "summary": f"Create or update {name} in bulk",
+            "description": (
+                "A match by the lookup key is updated, anything else created. One result per "
+                f"item, in request order; an item fails alone. More than {resource.bulk_limit} "
+                "items: 413."
+            ),
+            "request": {"application/json": ref(f"{entity}Bulk"), NDJSON: NDJSON_BODY},
+            "parameters": _bulk_parameters(resource, upsert=True),
+            "responses": results_responses(errors=BULK_ERRORS),
+        }
+    if action == "bulk_delete":
+        _bulk_components(resource)
+        return {
+            "operation_id": f"{name}_bulk_delete",
+            "summary": f"Delete {name} in bulk",
+            "description": (
+                "One result per item, in request order: `delete`, or `error` with the "
+                f"not-found code (or why it cannot go). More than {resource.bulk_limit} "
+                "items: 413."
+            ),
+            "request": {"application/json": ref(f"{entity}BulkDelete"), NDJSON: NDJSON_BODY},
+            "parameters": _bulk_parameters(resource, upsert=False),
+            "responses": results_responses(errors=BULK_ERRORS),
+        }
+    return None
+
+
+class ResourceAutoSchema(AutoSchema):
+    """Derives every standard operation of a resource's viewset from its declaration;
+    only a resource's own actions carry `extend_schema`."""
+
+    def _standard(self) -> dict | None:
+        resource = getattr(self.view, "resource", None)
+        action = getattr(self.view, "action", None)
+        if resource is None or action is None:
+            return None
+        return standard_operation(resource, action)
+
+    def _pick(self, key: str, fallback):
+        standard = self._standard()
+        if standard is not None and key in standard:
+            return standard[key]
+        return fallback()
+
+    def get_operation_id(self):
+        return self._pick("operation_id", super().get_operation_id)
+
+    def get_summary(self):
+        return self._pick("summary", super().get_summary)
+
+    def get_description(self):
+        standard = self._standard()
+        if standard is not None:
+            return standard.get("description", "")
+        return super().get_description()
+
+    def get_request_serializer(self):
+        return self._pick("request", super().get_request_serializer)
+
+    def get_response_serializers(self):
+        return self._pick("responses", super().get_response_serializers)
+
+    def get_override_parameters(self):
+        own = super().get_override_parameters()
+        standard = self._standard()
+        return [*own, *standard.get("parameters", [])] if standard else own
+
+    def get_tags(self):
+        resource = getattr(self.view, "resource", None)
+        return [resource.name] if resource is not None else super().get_tags()
+
+
 # Security --------------------------------------------------------------------------------------
 
 
@@ -673,7 +858,10 @@ class BearerTokenScheme(OpenApiAuthenticationExtension):
 
 def localized_properties(model) -> dict:
     """The LS arrays a record of `model` returns, from the localized-field registration."""
-    return {API_NAME[field]: array_of(ref("LocalizedValue")) for field in localized_fields(model)}
+    return {
+        LOCALIZED_API_NAMES[field]: array_of(ref("LocalizedValue"))
+        for field in localized_fields(model)
+    }
 
 
 def source_properties() -> dict:
@@ -773,165 +961,6 @@ def _base_components() -> dict:
             description="A completed delete.",
         ),
     }
-
-
-def _category_properties() -> dict:
-    """The fields of a category as `present_categories` builds them, without `children`."""
-    return {
-        "id": {"type": "integer"},
-        "language": ref("Language"),
-        **localized_properties(Category),
-        "hidden": ref("YesNo"),
-        "priority": {"type": "integer", "description": "Order among siblings."},
-        "parent": {
-            "oneOf": [ref("IdReference"), ref("Category"), {"type": "null"}],
-            "description": "`{id}`, the whole parent with `expands=parent`, null for a root.",
-        },
-        **source_properties(),
-        "level": {"type": "integer", "minimum": 0, "description": "0 for roots."},
-        "path": array_of(
-            {"oneOf": [{"type": "integer"}, ref("Category")]},
-            "Ancestors root-first: ids, or whole categories with `expands=path`.",
-        ),
-        "childCount": {"type": "integer", "minimum": 0},
-        "productCount": {
-            "type": "integer",
-            "minimum": 0,
-            "description": "Products and clusters in the subtree.",
-        },
-        **timestamp_properties(),
-    }
-
-
-@output_schema("Category")
-def category_schema() -> dict:
-    return closed_object(
-        {
-            **_category_properties(),
-            "children": array_of(ref("Category"), "Direct children; only with `expands=children`."),
-        },
-        optional=("children",),
-    )
-
-
-@output_schema("AssignedCategory")
-def assigned_category_schema() -> dict:
-    return closed_object(
-        {
-            **_category_properties(),
-            "parent": {
-                "oneOf": [ref("IdReference"), {"type": "null"}],
-                "description": "`{id}` of the parent, null for a root.",
-            },
-            "path": array_of({"type": "integer"}, "Ancestor ids, root-first."),
-            "isPrimary": {
-                "type": "boolean",
-                "description": "Whether this is the product's primary category.",
-            },
-        },
-        description="A category a product is in; listed primary first.",
-    )
-
-
-PRODUCT_CODES = (
-    "sku",
-    "supplier",
-    "supplierCode",
-    "manufacturer",
-    "oemCode",
-    "eanCode",
-    "barCode",
-    "shortName",
-    "package",
-    "packageUnit",
-)
-# Properties a product has only with the matching `expands` value.
-PRODUCT_EXPANDED = ("categories", "cluster")
-
-
-def _product_properties() -> dict:
-    """The fields of a product as `present_products` builds them ."""
-    dimension = nullable({"type": "number", "minimum": 0})
-    return {
-        "id": {"type": "integer"},
-        "language": ref("Language"),
-        **localized_properties(Product),
-        **{name: {"type": "string", "maxLength": 255} for name in PRODUCT_CODES},
-        "status": {
-            "type": "string",
-            "enum": list(ProductStatus.values),
-            "description": ", ".join(f"{value} {label}" for value, label in ProductStatus.choices),
-        },
-        "taxCode": {"type": "string", "enum": list(TaxCode.values)},
-        "unit": {"type": "integer", "minimum": 1},
-        "minimumQuantity": {"type": "integer", "minimum": 1},
-        "packageUnitQuantity": {"type": "integer", "minimum": 0},
-        "priority": {"type": "integer", "minimum": 0},
-        "hidden": ref("YesNo"),
-        "orderable": ref("YesNo"),
-        "returnable": ref("YesNo"),
-        "physical": ref("YesNo"),
-        "width": dimension,
-        "height": dimension,
-        "depth": dimension,
-        "weight": dimension,
-        "attributes": array_of(
-            closed_object(
-                {
-                    "name": {"type": "string", "pattern": r"^[A-Z0-9_]{1,64}$"},
-                    "value": {"type": "string", "maxLength": 255},
-                }
-            ),
-            "Named values, in the order last written.",
-        ),
-        "parent": {
-            "oneOf": [ref("IdReference"), ref("Category"), {"type": "null"}],
-            "description": (
-                "The primary category: `{id}`, the whole category with `expands=parent`, or null."
-            ),
-        },
-        **source_properties(),
-        "categoryIds": array_of(
-            {"type": "integer"}, "Every category the product is in, the primary one first."
-        ),
-        "clusterId": nullable(
-            {"type": "integer", "description": "The cluster the product belongs to, or null."}
-        ),
-        **timestamp_properties(),
-        "categories": array_of(
-            ref("AssignedCategory"),
-            "Every category the product is in, primary first; only with `expands=categories`.",
-        ),
-        "cluster": {
-            "type": "null",
-            "description": "Only with `expands=cluster`; null while products are in no cluster.",
-        },
-    }
-
-
-@output_schema("Product")
-def product_schema() -> dict:
-    return closed_object(_product_properties(), optional=PRODUCT_EXPANDED)
-
-
-@output_schema("CategoryProduct")
-def category_product_schema() -> dict:
-    return closed_object(
-        {
-            **_product_properties(),
-            "class": {
-                "type": "string",
-                "enum": ["product"],
-                "description": "What the item is; only products are listed so far.",
-            },
-            "isPrimary": {
-                "type": "boolean",
-                "description": "Whether this category is the product's primary category.",
-            },
-        },
-        optional=PRODUCT_EXPANDED,
-        description="A product of a category, with its membership.",
-    )
 
 
 ITEM_ACTIONS = ["create", "update", "skip", "delete", "move", "error"]

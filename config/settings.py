@@ -200,7 +200,7 @@ REST_FRAMEWORK = {
     "DEFAULT_THROTTLE_CLASSES": ["api.throttling.ClientRateThrottle"],
     "DEFAULT_CONTENT_NEGOTIATION_CLASS": "api.negotiation.IgnoreClientContentNegotiation",
     "EXCEPTION_HANDLER": "api.exceptions.exception_handler",
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "api.schema.ResourceAutoSchema",
     "UNAUTHENTICATED_USER": None,
 }
 

@@ -14,9 +14,10 @@ from django.db import connection
 from django.test import Client
 
 from api.services import IssuedClient, api_client_create
-from catalogue.models import Category, now_ms
-from catalogue.services.category import ParentRef, category_create
-from catalogue.services.common import RecordChanges
+from catalogue.models import Category, Product, now_ms
+from catalogue.records import RecordChanges, Ref
+from catalogue.services.categories import category_create
+from catalogue.services.products import product_create
 
 
 def category_changes(
@@ -35,15 +36,70 @@ def category_changes(
         all_names[language] = name
     changes = RecordChanges(fields=fields, localized={"name": all_names, **(localized or {})})
     if parent is not None:
-        changes.relations["parent"] = ParentRef(id=parent.pk)
+        changes.relations["parent"] = Ref(id=parent.pk)
     if sources is not None:
         changes.sources = list(sources)
     return changes
 
 
 def make_category(name: str = "Category", **kwargs) -> Category:
-    """Create a category through catalogue.services.category.category_create."""
-    return category_create(changes=category_changes(name, **kwargs))
+    """Create a category through the category service."""
+    return Category.objects.get(pk=category_create(changes=category_changes(name, **kwargs)))
+
+
+# Product fields given as the API names them (camelCase, localized arrays), for readable tests.
+_PRODUCT_LOCALIZED = {
+    "names": "name",
+    "descriptions": "description",
+    "shortDescriptions": "short_description",
+    "slugs": "slug",
+    "metadataTitles": "metadata_title",
+    "metadataDescriptions": "metadata_description",
+    "metadataKeywords": "metadata_keywords",
+    "metadataCanonicalUrls": "metadata_canonical_url",
+    "notes": "notes",
+    "packageDescriptions": "package_description",
+}
+_YES_NO = {"hidden", "orderable", "returnable", "physical"}
+
+
+def _snake(name: str) -> str:
+    return "".join(f"_{ch.lower()}" if ch.isupper() else ch for ch in name)
+
+
+def ls(**values: str) -> list[dict]:
+    """Build a localized-string array: ls(EN="Valve") -> [{"language": "EN", "value": ...}]."""
+    return [{"language": language, "value": value} for language, value in values.items()]
+
+
+def product_changes(name: str | None = "Product", **body) -> RecordChanges:
+    """The RecordChanges of a product create, from API-style keyword arguments: camelCase
+    fields, localized arrays (see `ls`), `parent={"id": …}`, `sources=[{"source", "sourceId"}]`."""
+    language = body.get("language", settings.CATALOGUE_LANGUAGES[0]).upper()
+    if "names" not in body:
+        body["names"] = ls(**{language: name})
+    changes = RecordChanges()
+    for key, value in body.items():
+        if key in _PRODUCT_LOCALIZED:
+            changes.localized[_PRODUCT_LOCALIZED[key]] = {
+                entry["language"].upper(): entry["value"] for entry in value
+            }
+        elif key == "parent":
+            changes.relations["parent"] = Ref(id=value["id"]) if value else None
+        elif key == "sources":
+            changes.sources = [(pair["source"], pair["sourceId"]) for pair in value]
+        elif key == "language":
+            changes.fields["language"] = value.upper()
+        elif key in _YES_NO:
+            changes.fields[key] = value == "Y"
+        else:
+            changes.fields[_snake(key)] = value
+    return changes
+
+
+def make_product(name: str | None = "Product", **body) -> Product:
+    """Create a product through the product service (see `product_changes`)."""
+    return Product.objects.get(pk=product_create(changes=product_changes(name, **body)))
 
 
 @dataclass(frozen=True)

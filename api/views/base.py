@@ -1,23 +1,40 @@
-"""The base of every resource view: envelope helpers, rate-limit headers, conditional GETs."""
+"""The views every resource gets from its declaration.
+
+`RecordViewSet` implements list, search, export, read, create, update, delete, translation
+removal and bulk upsert/delete once; a resource's viewset names its `Resource` and adds only
+its own actions. The router (api/routers.py) derives the routes and the schema class
+(api/schema.py) the OpenAPI operations from the same declaration.
+"""
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+
+from django.db import transaction
 from django.http import HttpResponseNotModified
 from rest_framework import viewsets
+from rest_framework.decorators import action
 
 from api import idempotency
+from api.bulk import BulkKey, build_items, read_bulk_request, results_response
 from api.envelope import done, paged, single
+from api.etags import check_if_match, etag, matches_weakly, record_etag
 from api.exceptions import ApiError
 from api.export import export_response
 from api.filters import apply_search, params_from_body, params_from_query
+from api.params import parse_expands, response_language
 from api.parsers import reject_empty_body
-from api.serializers.common import convert, language_code
-from api.serializers.read import parse_expands, response_language
+from api.resources.base import Resource, language_code
+from api.structs import convert
 from catalogue.errors import Code
-from catalogue.models.base import record_etag
+
+TRANSLATION_PATH = r"translation/(?P<language>[^/]+)"
+BULK_PATH = r"bulk/(?P<key>[^/]+)"
 
 
-class ResourceViewSet(viewsets.ViewSet):
+class ApiViewSet(viewsets.ViewSet):
+    """Idempotency-Key on POST and the rate-limit headers, for every API view."""
+
     scope_entity: str | None = None
     read_actions: tuple[str, ...] = ("search",)
 
@@ -45,81 +62,36 @@ class ResourceViewSet(viewsets.ViewSet):
             raise ApiError(Code.INVALID_JSON_PAYLOAD, "Request body must be a JSON object")
         return data
 
-    @property
-    def if_match(self) -> str | None:
-        return self.request.headers.get("If-Match")
 
-    def not_modified(self, record):
-        """Return a 304 when If-None-Match names the record's current ETag."""
-        wanted = self.request.headers.get("If-None-Match")
-        if wanted is None:
-            return None
-        etag = record_etag(record)
-        tags = {tag.strip().removeprefix("W/") for tag in wanted.split(",")}
-        if etag in tags or "*" in tags:
-            response = HttpResponseNotModified()
-            response["ETag"] = etag
-            return response
-        return None
+class RecordViewSet(ApiViewSet):
+    """Every standard endpoint of a resource, from its declaration."""
 
+    resource: Resource
 
-class RecordViewSet(ResourceViewSet):
-    """List, search, export, read, create, update, delete and translation removal of a record.
-
-    A resource sets the class attributes below and inherits the endpoints; every endpoint
-    behaves the same for every resource.
-    """
-
-    entity: str
-    lookup = None
-    filterset_class = None
-    expands: set[str] = set()
-    write_struct = None
-
-    def get_queryset(self):
-        raise NotImplementedError
-
-    def present(self, records, *, language=None, expands=frozenset()) -> list[dict]:
-        raise NotImplementedError
-
-    def changes(self, item):
-        raise NotImplementedError
-
-    def perform_create(self, changes):
-        raise NotImplementedError
-
-    def perform_update(self, record_id, changes, if_match):
-        raise NotImplementedError
-
-    def perform_destroy(self, record_id, if_match):
-        raise NotImplementedError
-
-    def perform_remove_translation(self, record_id, language, if_match):
-        raise NotImplementedError
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if "resource" in cls.__dict__:
+            cls.scope_entity = cls.resource.scope
 
     # Reads -------------------------------------------------------------------------------
     def list(self, request):
-        params = params_from_query(request.query_params, self.filterset_class, self.expands)
+        resource = self.resource
+        params = params_from_query(request.query_params, resource.filterset, resource.expands)
         return self.search_response(params)
 
+    @action(detail=False, methods=["post"])
     def search(self, request):
-        params = params_from_body(self.body(), self.filterset_class, self.expands)
+        resource = self.resource
+        params = params_from_body(self.body(), resource.filterset, resource.expands)
         return self.search_response(params)
 
     def search_response(self, params):
         items_found, ids = self.page_ids(params)
         return paged(self.page_rows(ids, params), params.page, items_found)
 
-    def page_rows(self, ids: list[int], params) -> list:
-        """The page's records in order. Only the page's rows are loaded with their related
-        data, so a deep page does not compute related data for every row it skips."""
-        by_id = self.get_queryset().in_bulk(ids) if ids else {}
-        records = [by_id[pk] for pk in ids if pk in by_id]
-        return self.present(records, language=params.language, expands=params.expands)
-
     def page_ids(self, params) -> tuple[int, list[int]]:
         """All matches and the ids on the requested page, in order."""
-        queryset = apply_search(self.get_queryset(), params, self.filterset_class)
+        queryset = apply_search(self.resource.model.objects.all(), params, self.resource.filterset)
         items_found = queryset.count()
         start = params.page.first_index
         if start >= items_found:
@@ -128,49 +100,146 @@ class RecordViewSet(ResourceViewSet):
             queryset.values_list("pk", flat=True)[start : start + params.page.size]
         )
 
+    def page_rows(self, ids: list[int], params) -> list:
+        """The page's records in order. Only the page's rows are loaded with their related
+        data, so a deep page does not compute related data for every row it skips."""
+        by_id = self.resource.queryset().in_bulk(ids) if ids else {}
+        records = [by_id[pk] for pk in ids if pk in by_id]
+        return self.resource.present(records, language=params.language, expands=params.expands)
+
+    @action(detail=False, methods=["get"])
     def export(self, request):
-        params = params_from_query(request.query_params, self.filterset_class, self.expands)
-        queryset = apply_search(self.get_queryset(), params, self.filterset_class)
-        return export_response(queryset, self.present, params)
+        resource = self.resource
+        params = params_from_query(request.query_params, resource.filterset, resource.expands)
+        queryset = apply_search(resource.queryset(), params, resource.filterset)
+        return export_response(queryset, resource.present, params)
 
     def retrieve(self, request, key, value):
+        resource = self.resource
         language = response_language(request.query_params.get("language"))
-        expands = parse_expands(request.query_params.get("expands"), self.expands)
-        record = self.lookup.resolve_compiled(self.get_queryset, key, value, request.query_params)
-        not_modified = self.not_modified(record)
-        if not_modified is not None:
-            return not_modified
-        row = self.present([record], language=language, expands=expands)[0]
-        return single(row, f"{self.entity} found", headers={"ETag": record_etag(record)})
+        expands = parse_expands(request.query_params.get("expands"), resource.expands)
+        record = resource.lookup.resolve_compiled(
+            resource.queryset, key, value, request.query_params
+        )
+        current = record_etag(record)
+        wanted = request.headers.get("If-None-Match")
+        if wanted is not None and matches_weakly(wanted, current):
+            response = HttpResponseNotModified()
+            response["ETag"] = current
+            return response
+        row = resource.present([record], language=language, expands=expands)[0]
+        return single(row, f"{resource.entity} found", headers={"ETag": current})
 
     # Writes ------------------------------------------------------------------------------
     def resolve_id(self, key, value) -> int:
-        model = self.get_queryset().model
-        return self.lookup.resolve_id(model.objects, key, value, self.request.query_params)
+        resource = self.resource
+        return resource.lookup.resolve_id(
+            resource.model.objects, key, value, self.request.query_params
+        )
 
     def create(self, request):
-        item = convert(self.body(), self.write_struct)
-        record = self.perform_create(self.changes(item))
-        return self.written(record.pk, f"{self.entity} created", status=201)
+        resource = self.resource
+        changes = resource.changes(convert(self.body(), resource.write_struct))
+        record_id = resource.writes.create(changes=changes)
+        return self.written(record_id, f"{resource.entity} created", status=201)
 
     def partial_update(self, request, key, value):
+        resource = self.resource
         record_id = self.resolve_id(key, value)
-        item = convert(self.body(), self.write_struct)
-        self.perform_update(record_id, self.changes(item), self.if_match)
-        return self.written(record_id, f"{self.entity} updated")
+        changes = resource.changes(convert(self.body(), resource.write_struct))
+        with self.precondition(record_id):
+            resource.writes.update(record_id=record_id, changes=changes)
+        return self.written(record_id, f"{resource.entity} updated")
 
     def destroy(self, request, key, value):
-        self.perform_destroy(self.resolve_id(key, value), self.if_match)
-        return done(f"{self.entity} deleted")
+        record_id = self.resolve_id(key, value)
+        with self.precondition(record_id):
+            self.resource.writes.delete(record_id=record_id)
+        return done(f"{self.resource.entity} deleted")
 
+    @action(detail=True, methods=["delete"], url_path=TRANSLATION_PATH)
     def remove_translation(self, request, key, value, language):
         record_id = self.resolve_id(key, value)
-        self.perform_remove_translation(
-            record_id, language_code(language, "language"), self.if_match
-        )
+        code = language_code(language, "language")
+        with self.precondition(record_id):
+            self.resource.writes.remove_translation(record_id=record_id, language=code)
         return done("Translation deleted")
 
+    @contextmanager
+    def precondition(self, record_id: int):
+        """A transaction in which, with If-Match, the record is first locked and its ETag
+        checked."""
+        header = self.request.headers.get("If-Match")
+        with transaction.atomic():
+            if header is not None:
+                stamp = (
+                    self.resource.model.objects.filter(pk=record_id)
+                    .select_for_update(no_key=True)
+                    .values_list("last_modified_at", flat=True)
+                    .first()
+                )
+                if stamp is None:
+                    raise self.resource.spec.not_found_error(f"id [{record_id}]")
+                check_if_match(header, etag(record_id, stamp))
+            yield
+
     def written(self, record_id, message, status=200):
-        record = self.get_queryset().get(pk=record_id)
-        row = self.present([record])[0]
+        record = self.resource.queryset().get(pk=record_id)
+        row = self.resource.present([record])[0]
         return single(row, message, status=status, headers={"ETag": record_etag(record)})
+
+    # Bulk --------------------------------------------------------------------------------
+    def bulk_key(self, lookup_key: str) -> BulkKey:
+        fields = self.resource.bulk_keys.get(lookup_key)
+        if fields is None:
+            raise ApiError(
+                Code.INVALID_LOOKUP_KEY,
+                f"Lookup key [{lookup_key}] is not supported for {self.resource.name} bulk "
+                f"(use {', '.join(self.resource.bulk_keys)})",
+            )
+        return BulkKey(fields)
+
+    @action(detail=False, methods=["post"], url_path=BULK_PATH)
+    def bulk_upsert(self, request, key):
+        resource = self.resource
+        bulk_key = self.bulk_key(key)
+        bulk = read_bulk_request(
+            request,
+            resource=resource.name,
+            limit=resource.bulk_limit,
+            field_names=resource.directive_fields,
+        )
+        items = build_items(
+            bulk.raw_items,
+            lookup_key=key,
+            key=bulk_key,
+            struct=resource.write_struct,
+            to_changes=resource.changes,
+        )
+        resource.writes.bulk_upsert(
+            items=items,
+            lookup_key=key,
+            directives=bulk.directives,
+            dry_run=bulk.dry_run,
+            atomic=bulk.atomic,
+        )
+        return results_response(items, key, bulk.dry_run)
+
+    @action(detail=False, methods=["post"], url_path=f"{BULK_PATH}/delete")
+    def bulk_delete(self, request, key):
+        resource = self.resource
+        bulk_key = self.bulk_key(key)
+        bulk = read_bulk_request(
+            request,
+            resource=resource.name,
+            limit=resource.bulk_limit,
+            field_names={},
+            with_directives=False,
+        )
+        items = build_items(
+            bulk.raw_items, lookup_key=key, key=bulk_key, struct=None, to_changes=None
+        )
+        resource.writes.bulk_delete(
+            items=items, lookup_key=key, dry_run=bulk.dry_run, atomic=bulk.atomic
+        )
+        return results_response(items, key, bulk.dry_run)

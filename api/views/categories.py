@@ -1,231 +1,112 @@
+import msgspec
 from django.conf import settings
 from drf_spectacular.utils import OpenApiParameter, extend_schema
+from msgspec import UNSET, Struct
+from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from api.envelope import paged, parse_page
 from api.exceptions import ApiError
-from api.filters import CategoryFilterSet
-from api.lookups import CATEGORY_LOOKUP
+from api.params import parse_expands, response_language
+from api.resources.base import RecordReference, localized_array
+from api.resources.categories import CATEGORIES_RESOURCE
+from api.resources.products import PRODUCTS_RESOURCE
+from api.results import item_result, summary
 from api.schema import (
     BODY_ERRORS,
-    IF_MATCH,
-    IF_NONE_MATCH,
-    LOOKUP_ERRORS,
+    closed_object,
     envelope_responses,
-    etag_header,
     expands_parameter,
-    export_responses,
-    extend_schema_actions,
     integer_parameter,
     language_parameter,
-    list_parameters,
+    lookup_errors,
     lookup_parameters,
+    output_schema,
     page_parameters,
-    search_body,
+    resource_properties,
+    results_responses,
     struct_body,
 )
-from api.serializers.category import (
-    CATEGORY_EXPANDS,
-    CategoryWrite,
-    category_changes,
-    category_queryset,
-    present_categories,
-)
-from api.serializers.read import localized_array, response_language
+from api.structs import convert
 from api.views.base import RecordViewSet
-from catalogue.errors import Code
-from catalogue.models import Category
-from catalogue.services import category as services
-
-
-@extend_schema_actions(
-    list=extend_schema(
-        operation_id="categories_list",
-        summary="List categories",
-        parameters=list_parameters(CategoryFilterSet, CATEGORY_EXPANDS),
-        responses=envelope_responses(
-            200,
-            "Category",
-            envelope="list",
-            errors=[Code.SCHEMA_VALIDATION, Code.PAGINATION],
-        ),
-    ),
-    search=extend_schema(
-        operation_id="categories_search",
-        summary="Search categories",
-        description="The filters of the list endpoint in a JSON body. Needs the read scope.",
-        request=search_body(CategoryFilterSet, CATEGORY_EXPANDS, "CategorySearch"),
-        responses=envelope_responses(
-            200, "Category", envelope="list", errors=[*BODY_ERRORS, Code.PAGINATION]
-        ),
-    ),
-    export=extend_schema(
-        operation_id="categories_export",
-        summary="Export categories as NDJSON",
-        description=(
-            "Every category matching the list filters, one JSON object per line, streamed "
-            "in id order: `sort`, `page` and `offset` are checked but do not apply."
-        ),
-        parameters=list_parameters(CategoryFilterSet, CATEGORY_EXPANDS),
-        responses=export_responses("Category", errors=[Code.SCHEMA_VALIDATION, Code.PAGINATION]),
-    ),
-    retrieve=extend_schema(
-        operation_id="categories_retrieve",
-        summary="Read a category",
-        parameters=[
-            *lookup_parameters(CATEGORY_LOOKUP),
-            language_parameter(),
-            expands_parameter(CATEGORY_EXPANDS),
-            IF_NONE_MATCH,
-            etag_header(200, 304),
-        ],
-        responses=envelope_responses(
-            200,
-            "Category",
-            not_modified=True,
-            errors=[*LOOKUP_ERRORS, Code.SCHEMA_VALIDATION, Code.CATEGORY_NOT_FOUND],
-        ),
-    ),
-    create=extend_schema(
-        operation_id="categories_create",
-        summary="Create a category",
-        description="Without `parent` the category is a root.",
-        request=struct_body(CategoryWrite),
-        parameters=[etag_header(201)],
-        responses=envelope_responses(
-            201,
-            "Category",
-            errors=[*BODY_ERRORS, Code.PARENT_CATEGORY_NOT_FOUND, Code.CATEGORY_EXISTS],
-        ),
-    ),
-    partial_update=extend_schema(
-        operation_id="categories_partial_update",
-        summary="Change a category",
-        description=(
-            "Partial update. A new `parent` moves the whole subtree; `parent: null` makes it "
-            "a root."
-        ),
-        request=struct_body(CategoryWrite),
-        parameters=[*lookup_parameters(CATEGORY_LOOKUP), IF_MATCH, etag_header(200)],
-        responses=envelope_responses(
-            200,
-            "Category",
-            errors=[
-                *BODY_ERRORS,
-                *LOOKUP_ERRORS,
-                Code.CATEGORY_NOT_FOUND,
-                Code.PARENT_CATEGORY_NOT_FOUND,
-                Code.CATEGORY_EXISTS,
-                Code.PRECONDITION_FAILED,
-                Code.CATEGORY_CYCLE,
-            ],
-        ),
-    ),
-    destroy=extend_schema(
-        operation_id="categories_destroy",
-        summary="Delete a category",
-        description="Only an empty leaf: no children, products or clusters.",
-        parameters=[*lookup_parameters(CATEGORY_LOOKUP), IF_MATCH],
-        responses=envelope_responses(
-            200,
-            errors=[
-                *LOOKUP_ERRORS,
-                Code.CATEGORY_NOT_FOUND,
-                Code.CATEGORY_NOT_EMPTY,
-                Code.PRECONDITION_FAILED,
-            ],
-        ),
-    ),
-    remove_translation=extend_schema(
-        operation_id="categories_translation_destroy",
-        summary="Delete a translation of a category",
-        description=(
-            "Clears the language in every localized field; the default language cannot be removed."
-        ),
-        parameters=[
-            *lookup_parameters(CATEGORY_LOOKUP),
-            OpenApiParameter(
-                "language",
-                {"type": "string", "enum": settings.CATALOGUE_LANGUAGES},
-                OpenApiParameter.PATH,
-                description="The language to remove (any case).",
-            ),
-            IF_MATCH,
-        ],
-        responses=envelope_responses(
-            200,
-            errors=[
-                *LOOKUP_ERRORS,
-                Code.SCHEMA_VALIDATION,
-                Code.CATEGORY_NOT_FOUND,
-                Code.TRANSLATION_NOT_FOUND,
-                Code.PRECONDITION_FAILED,
-            ],
-        ),
-    ),
+from catalogue import rules
+from catalogue.errors import CatalogueError, Code
+from catalogue.models import ProductCategory
+from catalogue.records import Ref
+from catalogue.selectors.categories import category_forest
+from catalogue.selectors.products import category_product_page
+from catalogue.services.products import (
+    PRODUCTS,
+    category_add_products,
+    category_remove_products,
 )
+
+MAX_MEMBERSHIP_ITEMS = 100
+LOOKUP = CATEGORIES_RESOURCE.lookup
+
+
+class MembershipBody(Struct, forbid_unknown_fields=True):
+    products: list[RecordReference] = msgspec.field(default_factory=list)
+    clusters: list[RecordReference] = msgspec.field(default_factory=list)
+
+
+def _ref_key(ref: RecordReference) -> tuple[str, object]:
+    if ref.id is not UNSET:
+        return "id", ref.id
+    return "sourceId", None if ref.sourceId is UNSET else ref.sourceId
+
+
+@output_schema("CategoryProduct")
+def category_product_schema() -> dict:
+    return closed_object(
+        {
+            **resource_properties(PRODUCTS_RESOURCE),
+            "class": {
+                "type": "string",
+                "enum": ["product"],
+                "description": "What the item is; only products are listed so far.",
+            },
+            "isPrimary": {
+                "type": "boolean",
+                "description": "Whether this category is the product's primary category.",
+            },
+        },
+        optional=PRODUCTS_RESOURCE.expanded,
+        description="A product of a category, with its membership.",
+    )
+
+
 class CategoryViewSet(RecordViewSet):
-    scope_entity = "category"
-    entity = "Category"
-    lookup = CATEGORY_LOOKUP
-    filterset_class = CategoryFilterSet
-    expands = CATEGORY_EXPANDS
-    write_struct = CategoryWrite
-
-    def get_queryset(self):
-        return category_queryset()
-
-    def present(self, records, *, language=None, expands=frozenset()):
-        return present_categories(records, language=language, expands=expands)
-
-    def changes(self, item):
-        return category_changes(item)
-
-    def perform_create(self, changes):
-        return services.category_create(changes=changes)
-
-    def perform_update(self, record_id, changes, if_match):
-        return services.category_update(category_id=record_id, changes=changes, if_match=if_match)
-
-    def perform_destroy(self, record_id, if_match):
-        services.category_delete(category_id=record_id, if_match=if_match)
-
-    def perform_remove_translation(self, record_id, language, if_match):
-        services.category_remove_translation(
-            category_id=record_id, language=language, if_match=if_match
-        )
+    resource = CATEGORIES_RESOURCE
+    extra_scopes = {
+        "products": ["product.read"],
+        "add_products_clusters": ["product.read"],
+        "remove_products_clusters": ["product.read"],
+    }
 
     @extend_schema(
         operation_id="categories_children_list",
         summary="List the direct children of a category",
         description="Ordered by priority, then name.",
-        parameters=[
-            *lookup_parameters(CATEGORY_LOOKUP),
-            *page_parameters(),
-            language_parameter(),
-        ],
+        parameters=[*lookup_parameters(LOOKUP), *page_parameters(), language_parameter()],
         responses=envelope_responses(
             200,
             "Category",
             envelope="list",
-            errors=[
-                *LOOKUP_ERRORS,
-                Code.SCHEMA_VALIDATION,
-                Code.PAGINATION,
-                Code.CATEGORY_NOT_FOUND,
-            ],
+            errors=[*lookup_errors(LOOKUP), Code.SCHEMA_VALIDATION, Code.PAGINATION],
         ),
     )
+    @action(detail=True, methods=["get"])
     def children(self, request, key, value):
         language = response_language(request.query_params.get("language"))
         page = parse_page(request.query_params.get("page"), request.query_params.get("offset"))
-        parent_id = CATEGORY_LOOKUP.resolve_id(Category.objects, key, value, request.query_params)
-        queryset = category_queryset().filter(parent_id=parent_id)
+        parent_id = self.resolve_id(key, value)
+        queryset = self.resource.queryset().filter(parent_id=parent_id)
         items_found = queryset.count()
         ordering = ("priority", f"name_{(language or settings.LANGUAGE_CODE).lower()}", "id")
         start = page.first_index
         records = list(queryset.order_by(*ordering)[start : start + page.size])
-        return paged(present_categories(records, language=language), page, items_found)
+        return paged(self.resource.present(records, language=language), page, items_found)
 
     @extend_schema(
         operation_id="categories_tree",
@@ -242,76 +123,206 @@ class CategoryViewSet(RecordViewSet):
             errors=[Code.SCHEMA_VALIDATION, Code.CATEGORY_NOT_FOUND],
         ),
     )
+    @action(detail=False, methods=["get"])
     def tree(self, request):
         """The whole forest (or one tree) with nested children, from one query."""
         language = response_language(request.query_params.get("language"))
         depth = _optional_int(request.query_params.get("depth"), "depth", minimum=0)
         root_id = _optional_int(request.query_params.get("rootId"), "rootId", minimum=1)
-        queryset = Category.objects.all()
-        if root_id is not None:
-            root = Category.objects.filter(pk=root_id).values("tree_id", "lft", "rght", "level")
-            root = root.first()
-            if root is None:
-                raise ApiError(Code.CATEGORY_NOT_FOUND, f"Category with id [{root_id}] not found")
-            queryset = queryset.filter(
-                tree_id=root["tree_id"], lft__gte=root["lft"], rght__lte=root["rght"]
-            )
-            base_level = root["level"]
-        else:
-            base_level = 0
-        if depth is not None:
-            queryset = queryset.filter(level__lte=base_level + depth)
-        name_columns = [f"name_{code.lower()}" for code in settings.CATALOGUE_LANGUAGES]
-        slug_columns = [f"slug_{code.lower()}" for code in settings.CATALOGUE_LANGUAGES]
-        rows = queryset.order_by("tree_id", "lft").values(
-            "id",
-            "parent_id",
-            "language",
-            "hidden",
-            "priority",
-            "level",
-            *name_columns,
-            *slug_columns,
+        roots = category_forest(root_id=root_id, depth=depth, language=language)
+        data = [_tree_node(node, language) for node in roots]
+        return Response({"data": data, "messages": [], "total": len(data)})
+
+    @extend_schema(
+        operation_id="categories_products_list",
+        summary="List the products of a category",
+        description=(
+            "Ordered by id; each item carries `class` and `isPrimary` (whether this category is "
+            "the product's primary one)."
+        ),
+        parameters=[
+            *lookup_parameters(LOOKUP),
+            OpenApiParameter(
+                "descendants",
+                {"type": "boolean", "default": False},
+                OpenApiParameter.QUERY,
+                description="Include the products of every category in the subtree.",
+            ),
+            *page_parameters(),
+            language_parameter(),
+            expands_parameter(PRODUCTS_RESOURCE.expands),
+        ],
+        responses=envelope_responses(
+            200,
+            "CategoryProduct",
+            envelope="list",
+            errors=[*lookup_errors(LOOKUP), Code.SCHEMA_VALIDATION, Code.PAGINATION],
+        ),
+    )
+    @action(detail=True, methods=["get"])
+    def products(self, request, key, value):
+        """Products in the category (or its subtree with ?descendants=true), by id."""
+        params = request.query_params
+        language = response_language(params.get("language"))
+        expands = parse_expands(params.get("expands"), PRODUCTS_RESOURCE.expands)
+        page = parse_page(params.get("page"), params.get("offset"))
+        descendants = params.get("descendants", "false").lower()
+        if descendants not in ("true", "false"):
+            raise ApiError(Code.SCHEMA_VALIDATION, "descendants: must be true or false")
+        category_id = self.resolve_id(key, value)
+        # Counted and paged from memberships alone; only the page's products are read.
+        items_found, ids = category_product_page(
+            [category_id],
+            descendants=descendants == "true",
+            statuses=None,
+            start=page.first_index,
+            size=page.size,
         )
-        nodes: dict[int, dict] = {}
-        roots: list[dict] = []
+        by_id = PRODUCTS_RESOURCE.queryset().in_bulk(ids) if ids else {}
+        records = [by_id[pk] for pk in ids if pk in by_id]
+        primary = set(
+            ProductCategory.objects.filter(
+                category_id=category_id, product_id__in=ids, is_primary=True
+            ).values_list("product_id", flat=True)
+        )
+        rows = PRODUCTS_RESOURCE.present(records, language=language, expands=expands)
         for row in rows:
-            node = {
-                "id": row["id"],
-                "language": row["language"],
-                "names": localized_array(row, "name", row["language"], language),
-                "slugs": localized_array(row, "slug", row["language"], language),
-                "hidden": "Y" if row["hidden"] else "N",
-                "priority": row["priority"],
-                "level": row["level"],
-                "parentId": row["parent_id"],
-                "children": [],
-                "_sort": (row["priority"], _first_name(row, language), row["id"]),
-            }
-            nodes[row["id"]] = node
-            parent = nodes.get(row["parent_id"])
-            (parent["children"] if parent is not None else roots).append(node)
-        for node in nodes.values():
-            node["children"].sort(key=lambda child: child["_sort"])
-        for node in nodes.values():
-            del node["_sort"]
-        roots.sort(key=lambda node: node["id"])
-        return Response({"data": roots, "messages": [], "total": len(roots)})
+            row["class"] = "product"
+            row["isPrimary"] = row["id"] in primary
+        return paged(rows, page, items_found)
+
+    @extend_schema(
+        operation_id="categories_products_add",
+        summary="Add products and clusters to a category",
+        description=(
+            f"At most {MAX_MEMBERSHIP_ITEMS} references in all, each `{{id}}` or "
+            "`{sourceId, source}`. Products join as extra (non-primary) members. One result "
+            "per reference, products first: `move` on success, else `error` with 80006 (no "
+            "such product), 30004 (already in the category), 10017 (bad or repeated reference) "
+            "or 20006 (clusters are not available yet)."
+        ),
+        request=struct_body(MembershipBody),
+        parameters=lookup_parameters(LOOKUP),
+        responses=results_responses(errors=[*BODY_ERRORS, *lookup_errors(LOOKUP)]),
+    )
+    @action(detail=True, methods=["post"], url_path="add-products-clusters")
+    def add_products_clusters(self, request, key, value):
+        return self._change_members(key, value, category_add_products)
+
+    @extend_schema(
+        operation_id="categories_products_remove",
+        summary="Remove products and clusters from a category",
+        description=(
+            f"At most {MAX_MEMBERSHIP_ITEMS} references in all, each `{{id}}` or "
+            "`{sourceId, source}`. One result per reference, products first: `move` on "
+            "success, else `error` with 80006 (no such product), 30006 (not in the category), "
+            "30010 (it is the product's primary category), 10017 (bad or repeated reference) "
+            "or 20006 (clusters are not available yet)."
+        ),
+        request=struct_body(MembershipBody),
+        parameters=lookup_parameters(LOOKUP),
+        responses=results_responses(errors=[*BODY_ERRORS, *lookup_errors(LOOKUP)]),
+    )
+    @action(detail=True, methods=["post"], url_path="remove-products-clusters")
+    def remove_products_clusters(self, request, key, value):
+        return self._change_members(key, value, category_remove_products)
+
+    def _change_members(self, key, value, operation):
+        category_id = self.resolve_id(key, value)
+        body = convert(self.body(), MembershipBody)
+        if len(body.products) + len(body.clusters) > MAX_MEMBERSHIP_ITEMS:
+            raise ApiError(
+                Code.PAYLOAD_TOO_LARGE,
+                f"At most {MAX_MEMBERSHIP_ITEMS} products and clusters per request",
+            )
+        resolved = _resolve_products(body.products)
+        found = [product_id for product_id, error in resolved if error is None]
+        outcomes = operation(category_id=category_id, product_ids=list(dict.fromkeys(found)))
+        results = []
+        seen = set()
+        for index, (ref, (product_id, error)) in enumerate(
+            zip(body.products, resolved, strict=True)
+        ):
+            lookup_key, ref_value = _ref_key(ref)
+            if error is None and product_id in seen:
+                error = CatalogueError(
+                    Code.PAYLOAD_VALIDATION, f"Product with id [{product_id}] is named twice"
+                )
+            elif error is None:
+                seen.add(product_id)
+                error = outcomes.get(product_id)
+            results.append(
+                item_result(
+                    index,
+                    "move",
+                    record_id=product_id,
+                    key=ref_value,
+                    lookup_key=lookup_key,
+                    error=error,
+                    **{"class": "product"},
+                )
+            )
+        for index, ref in enumerate(body.clusters):
+            lookup_key, ref_value = _ref_key(ref)
+            error = CatalogueError(
+                Code.CLUSTER_NOT_FOUND, f"Cluster with {lookup_key} [{ref_value}] not found"
+            )
+            results.append(
+                item_result(
+                    index,
+                    "move",
+                    record_id=None,
+                    key=ref_value,
+                    lookup_key=lookup_key,
+                    error=error,
+                    **{"class": "cluster"},
+                )
+            )
+        return Response({"data": results, "messages": [summary(results)]})
 
 
-def _first_name(row, language) -> str:
-    codes = [language] if language else []
-    codes += [row["language"], *settings.CATALOGUE_LANGUAGES]
-    for code in codes:
-        value = row.get(f"name_{code.lower()}")
-        if value:
-            return value.lower()
-    return ""
+def _resolve_products(
+    refs: list[RecordReference],
+) -> list[tuple[int | None, CatalogueError | None]]:
+    """Resolve product references in two queries; one (id, error) per reference."""
+    domain_refs = []
+    for ref in refs:
+        if ref.id is not UNSET:
+            domain_refs.append(Ref(id=ref.id))
+        elif ref.sourceId is UNSET or ref.source is UNSET:
+            domain_refs.append(None)
+        else:
+            domain_refs.append(Ref(source=ref.source, source_id=ref.sourceId))
+    found = rules.resolve_refs(PRODUCTS, domain_refs)
+    result = []
+    for ref in domain_refs:
+        if ref is None:
+            error = CatalogueError(Code.PAYLOAD_VALIDATION, "give id, or sourceId and source")
+            result.append((None, error))
+        elif found.get(ref) is None:
+            result.append((None, rules.reference_not_found(PRODUCTS, ref)))
+        else:
+            result.append((found[ref], None))
+    return result
+
+
+def _tree_node(node: dict, language: str | None) -> dict:
+    return {
+        "id": node["id"],
+        "language": node["language"],
+        "names": localized_array(node, "name", node["language"], language),
+        "slugs": localized_array(node, "slug", node["language"], language),
+        "hidden": "Y" if node["hidden"] else "N",
+        "priority": node["priority"],
+        "level": node["level"],
+        "parentId": node["parent_id"],
+        "children": [_tree_node(child, language) for child in node["children"]],
+    }
 
 
 def _optional_int(value, name, *, minimum):
     if value in (None, ""):
         return None
-    if not value.isdigit() or int(value) < minimum:
+    if not (value.isascii() and value.isdigit()) or int(value) < minimum:
         raise ApiError(Code.SCHEMA_VALIDATION, f"{name}: must be an integer >= {minimum}")
     return int(value)

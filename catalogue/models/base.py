@@ -59,12 +59,6 @@ class ExternalSource(models.Model):
         return f"{self.source}:{self.source_id}"
 
 
-def record_etag(record) -> str:
-    """Return a strong ETag that changes whenever the record changes."""
-    stamp = record.last_modified_at
-    return f'"{record.pk}-{int(stamp.timestamp() * 1000)}"'
-
-
 class RowCountDelta(models.Model):
     """Exact row counts without scanning: statement triggers append +n/-n per write.
 

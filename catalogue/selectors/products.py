@@ -1,10 +1,12 @@
 """Product reads: exact code matches, term pages, category pages."""
 
+from collections.abc import Callable
+
 from django.db import connection
 from django.db.models.functions import Upper
 
 from catalogue.models import Product, ProductAncestor, ProductCategory, ProductSearch, ProductSource
-from catalogue.selectors.counts import subtree_product_counts
+from catalogue.selectors.counts import subtree_product_counts, table_row_count, time_range_count
 
 
 def product_ids_with_code(code: str, limit: int = 100) -> list[int]:
@@ -119,3 +121,56 @@ def category_product_page(
             [*params, size, start],
         )
         return total, [row[0] for row in cursor.fetchall()]
+
+
+# Filters answered from category memberships alone, and the date ranges with hour counts.
+MEMBERSHIP_FILTERS = {"categoryIds", "categoryDescendants", "statuses"}
+DATE_RANGE_FILTERS = (("createdAt", "created_at"), ("lastModifiedAt", "last_modified_at"))
+
+
+def product_page(
+    given: set[str],
+    cleaned: Callable[[], dict],
+    sort: list[tuple[str, bool]],
+    start: int,
+    size: int,
+    ordered_ids: Callable[[int, int], list[int]],
+) -> tuple[int, list[int]] | None:
+    """Count and page the common product searches from structures made for them.
+
+    `given` names the filters the caller sent, `cleaned()` returns their parsed values and
+    `ordered_ids(start, size)` reads a page of ids in the requested order the general way.
+    Returns None for a search these structures do not answer.
+    """
+    by_id_only = not sort or [field for field, _ in sort] == ["id"]
+
+    def counted(total: int) -> tuple[int, list[int]]:
+        return total, ([] if start >= total else ordered_ids(start, size))
+
+    if not given:
+        # The whole catalogue: the maintained row count, and the order's index to the page.
+        return counted(table_row_count(Product))
+    if given == {"term"} and not sort:
+        term = cleaned()["term"].strip()
+        if term:
+            # A plain text search is answered from the narrow search table alone.
+            return search_product_page(term, start, size)
+    if given <= MEMBERSHIP_FILTERS and "categoryIds" in given and by_id_only:
+        values = cleaned()
+        if values["categoryIds"]:
+            return category_product_page(
+                [int(pk) for pk in values["categoryIds"]],
+                descendants=values.get("categoryDescendants") not in ("N", "false"),
+                statuses=values["statuses"],
+                start=start,
+                size=size,
+                descending=bool(sort) and sort[0][1],
+            )
+    for prefix, column in DATE_RANGE_FILTERS:
+        if given <= {f"{prefix}From", f"{prefix}To"}:
+            # One date range: whole hours are counted from hour counts, not row by row.
+            values = cleaned()
+            return counted(
+                time_range_count(Product, column, values[f"{prefix}From"], values[f"{prefix}To"])
+            )
+    return None

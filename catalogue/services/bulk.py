@@ -9,6 +9,7 @@ Only if the failure persists are items written one by one, each in its own savep
 """
 
 import logging
+import random
 import time
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
@@ -17,11 +18,13 @@ from typing import Any
 from django.db import DatabaseError, IntegrityError, OperationalError, transaction
 
 from catalogue.errors import CatalogueError, Code
-from catalogue.services.common import RecordChanges
+from catalogue.records import RecordChanges
 
 logger = logging.getLogger(__name__)
 
-RETRIES = 4
+# Attempts of a whole plan-and-write before items are written one by one: each conflict means
+# a concurrent writer committed, so the next attempt sees more of the final state.
+RETRIES = 8
 
 
 @dataclass(frozen=True)
@@ -45,6 +48,8 @@ class BulkItem:
     error: CatalogueError | None = None
     record_id: int | None = None
     action: str | None = None
+    # A single-record update: the record must exist (it is never created).
+    must_exist: bool = False
     # Filled by the engine: the row to write and what else changes with it.
     extra: dict = field(default_factory=dict)
 
@@ -112,7 +117,7 @@ def run_bulk(
                 logger.warning("Bulk write failed (%s); applying items one by one", exc)
                 break
             logger.info("Bulk write conflicted (%s); retrying (attempt %s)", exc, attempt)
-            time.sleep(0.01 * attempt)
+            time.sleep(random.uniform(0.005, 0.02) * attempt)
             _reset(items, failed_before)
     return _one_by_one(
         items, plan=plan, write=write, failed_before=failed_before, atomic=atomic, writes=writes

@@ -5,7 +5,7 @@ import json
 import pytest
 
 from catalogue.models import Category, CategorySource, ProductCategory
-from catalogue.services.product import category_add_products
+from catalogue.services.products import category_add_products
 from tests.api.test_bulk_products import (
     BOTH_FORMS,
     completed,
@@ -407,7 +407,7 @@ def test_a_move_under_itself_or_a_descendant_is_an_item_error_30009(api, tree, m
             "id",
             30009,
             "CategoryCycle",
-            f"Category {tree[moved].pk} cannot be moved under itself or one of its descendants",
+            f"Category with id [{tree[moved].pk}] cannot be moved under itself or one of its descendants",
             record_id=tree[moved].pk,
         ),
         ok(1, "update", tree["other"].pk, tree["other"].pk, "id"),
@@ -437,7 +437,7 @@ def test_a_cycle_made_by_two_moves_of_one_request_fails_the_later(api, tree):
         "id",
         30009,
         "CategoryCycle",
-        f"Category {root} cannot be moved under itself or one of its descendants",
+        f"Category with id [{root}] cannot be moved under itself or one of its descendants",
         record_id=root,
     )
     assert placement(api, other) == ({"id": root}, 1, [root])
@@ -464,7 +464,8 @@ def test_a_cycle_through_a_category_created_in_the_same_request_fails(api, tree)
         "sourceId",
         30009,
         "CategoryCycle",
-        "Category ROOT cannot be moved under itself or one of its descendants",
+        "Category with sourceId [ROOT] and source [erp] cannot be moved under itself or one of "
+        "its descendants",
         record_id=root,
     )
     new = by_pair("NEW").pk
@@ -643,7 +644,7 @@ def test_bad_directives_fail_the_whole_request(api, tree, directives, message):
             {"names": ls(NL="Alleen Nederlands")},
             10017,
             "PayloadValidationError",
-            "names: a value in the category default language EN is required",
+            "names: a value in the category's default language EN is required",
         ),
     ],
 )

@@ -15,20 +15,15 @@ from catalogue.models import (
     ProductSource,
     SearchWord,
 )
-from catalogue.services.product import category_add_products
+from catalogue.services.products import category_add_products
 from tests.assertions import assert_error
-from tests.factories import make_category
+from tests.factories import ls, make_category
 
 URL = "/v2/products/bulk"
 RESULT_KEYS = {"index", "action", "id", "key", "lookupKey", "success"}
 
 
 # Helpers ---------------------------------------------------------------------------------------
-
-
-def ls(**values: str) -> list[dict]:
-    """Build a localized-string array: ls(EN="Valve") -> [{"language": "EN", ...}]."""
-    return [{"language": language, "value": value} for language, value in values.items()]
 
 
 def bulk(api, key: str, products, *, directives=None, params=None, headers=None, delete=False):
@@ -717,7 +712,7 @@ def test_merge_translations_must_keep_the_default_language(api, existing):
             "sourceId",
             10017,
             "PayloadValidationError",
-            "names: a value in the product default language EN is required",
+            "names: a value in the product's default language EN is required",
             record_id=existing.pk,
         )
     ]
@@ -863,7 +858,7 @@ ITEM_ERRORS = [
         {"names": ls(DE="Nur Deutsch")},
         10017,
         "PayloadValidationError",
-        "names: a value in the product default language EN is required",
+        "names: a value in the product's default language EN is required",
     ),
     (
         {"parent": {"id": 999999}},

@@ -2,24 +2,12 @@
 
 import pytest
 
-from api.serializers.common import convert
-from api.serializers.product import ProductWrite, product_changes
 from catalogue.models import Category, Product, ProductCategory
-from catalogue.services.product import category_add_products, product_create
+from catalogue.services.products import category_add_products
 from tests.assertions import assert_error, category_snapshot
-from tests.factories import make_category
+from tests.factories import ls, make_category, make_product
 
 LIST_KEYS = {"data", "messages", "start", "end", "page", "pages", "total", "offset", "itemsFound"}
-
-
-def ls(**values: str) -> list[dict]:
-    return [{"language": language, "value": value} for language, value in values.items()]
-
-
-def make_product(name: str, **body) -> Product:
-    """Create a product through the service layer from an API-shaped body."""
-    body.setdefault("names", ls(EN=name))
-    return product_create(changes=product_changes(convert(body, ProductWrite)))
 
 
 def memberships() -> list[tuple[int, int, bool]]:

@@ -179,7 +179,7 @@ def test_unexpected_exception_is_500_without_details(api, category, monkeypatch)
     def broken(category_ids):
         raise RuntimeError("database password is hunter2")
 
-    monkeypatch.setattr("api.serializers.category.ancestor_ids", broken)
+    monkeypatch.setattr("api.resources.categories.ancestor_ids", broken)
 
     response = api.get(f"/v2/categories/id/{category.pk}")
 
@@ -194,7 +194,7 @@ def test_unexpected_exception_in_a_write_is_500_and_changes_nothing(api, categor
     def broken(*args, **kwargs):
         raise RuntimeError("boom")
 
-    monkeypatch.setattr("catalogue.services.category.replace_sources", broken)
+    monkeypatch.setattr("catalogue.services.sql.replace_sources", broken)
     before = category_snapshot()
 
     response = api.patch(f"/v2/categories/id/{category.pk}", {"hidden": "Y", "sources": []})

@@ -17,9 +17,9 @@ from catalogue.models import (
     ProductCategory,
 )
 from catalogue.selectors.counts import subtree_product_counts, time_range_count
-from catalogue.services.product import category_add_products
-from tests.api.test_products import listed_ids, ls, make_product, page_meta, set_stamps
-from tests.factories import make_category
+from catalogue.services.products import category_add_products
+from tests.api.test_products import listed_ids, page_meta, set_stamps
+from tests.factories import ls, make_category, make_product
 
 BASE = datetime(2026, 3, 1, 10, tzinfo=UTC)
 

@@ -7,8 +7,6 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from api.serializers.common import convert
-from api.serializers.product import ProductWrite, product_changes
 from catalogue.models import (
     Category,
     Product,
@@ -17,23 +15,11 @@ from catalogue.models import (
     ProductSource,
     SearchWord,
 )
-from catalogue.services.product import category_add_products, product_create
+from catalogue.services.products import category_add_products
 from tests.assertions import TIMESTAMP, assert_error
-from tests.factories import make_category
+from tests.factories import ls, make_category, make_product
 
 LIST_KEYS = {"data", "messages", "start", "end", "page", "pages", "total", "offset", "itemsFound"}
-
-
-def ls(**values: str) -> list[dict]:
-    """Build a localized-string array: ls(EN="Valve") -> [{"language": "EN", ...}]."""
-    return [{"language": language, "value": value} for language, value in values.items()]
-
-
-def make_product(name: str | None = "Product", **body) -> Product:
-    """Create a product through the service layer from an API-shaped body."""
-    if "names" not in body:
-        body["names"] = ls(**{body.get("language", "EN").upper(): name})
-    return product_create(changes=product_changes(convert(body, ProductWrite)))
 
 
 def created(api, **body) -> dict:
@@ -615,7 +601,7 @@ def test_patch_leaving_no_name_in_the_default_language_is_400(api, valve):
         400,
         10017,
         "PayloadValidationError",
-        ["names: a value in the Product default language EN is required"],
+        ["names: a value in the product's default language EN is required"],
     )
     assert product_snapshot() == before
 
@@ -633,7 +619,7 @@ def test_patch_changing_the_default_language_needs_a_name_in_it(api, valve):
         400,
         10017,
         "PayloadValidationError",
-        ["names: a value in the Product default language FR is required"],
+        ["names: a value in the product's default language FR is required"],
     )
     assert snapshot == before
     assert changed.json()["data"]["language"] == "DE"
@@ -649,7 +635,7 @@ def test_create_without_a_name_in_the_default_language_is_400(api, db):
         400,
         10017,
         "PayloadValidationError",
-        ["names: a value in the Product default language DE is required"],
+        ["names: a value in the product's default language DE is required"],
     )
     assert not Product.objects.exists()
 

@@ -1,4 +1,4 @@
-"""Bulk upsert and delete of categories on the shared bulk engine.
+"""Category writes: one planner and one writer for single writes and bulk alike.
 
 Parents may be created earlier in the same request. Rows are written set-based and the
 nested-set columns of the forest are renumbered once per request, under the tree lock.
@@ -9,26 +9,24 @@ from collections.abc import Hashable
 
 from django.db import connection
 
-from catalogue.errors import CatalogueError, Code
-from catalogue.models import Category, CategorySource, ProductCategory
+from catalogue import rules
+from catalogue.dbcode import lock_category_tree
+from catalogue.errors import Code
+from catalogue.models import Category, CategorySource
 from catalogue.models.base import now_ms
+from catalogue.records import RecordSpec
+from catalogue.selectors.categories import non_empty_categories
 from catalogue.services import sql
 from catalogue.services.bulk import BulkItem, Directives, mark_duplicate_keys, run_bulk
-from catalogue.services.bulk_records import (
-    RecordSpec,
+from catalogue.services.records import (
+    RecordWrites,
     apply_matches,
-    check_sources,
     load_current,
-    match_common,
+    match_keys,
     merge_row,
     plan_deletes,
-    plan_slugs,
-    require_default_name,
-    resolve_category_refs,
     row_changed,
-    wanted_sources,
 )
-from catalogue.services.common import lock_tree
 
 CATEGORIES = RecordSpec(
     model=Category,
@@ -39,7 +37,6 @@ CATEGORIES = RecordSpec(
     multiple_found=Code.CATEGORY_MULTIPLE_FOUND,
     skipped_columns=frozenset({"id", "parent_id", "tree_id", "lft", "rght", "level"}),
 )
-TREE = "category"
 
 
 def _node(item: BulkItem) -> Hashable:
@@ -47,50 +44,51 @@ def _node(item: BulkItem) -> Hashable:
     return item.record_id if item.record_id else ("new", item.index)
 
 
-def _ancestors(node: Hashable, parents: dict) -> set:
-    seen = set()
-    while node is not None and node not in seen:
-        seen.add(node)
-        node = parents.get(node)
-    return seen
+def _stored_parents(existing_ids: list[int], moving: bool) -> dict:
+    """Parent links: of the whole forest when something moves (to find cycles), else of the
+    records themselves."""
+    queryset = Category.objects.all() if moving else Category.objects.filter(pk__in=existing_ids)
+    return dict(queryset.values_list("id", "parent_id"))
 
 
 def plan_categories(items: list[BulkItem], lookup_key: str, directives: Directives) -> None:
     """Decide each item's outcome in request order; earlier items may be later items' parents."""
-    lock_tree(TREE)
+    lock_category_tree()
     apply_matches(
-        CATEGORIES, items, match_common(CATEGORIES, items, lookup_key), lookup_key, directives
+        CATEGORIES, items, match_keys(CATEGORIES, items, lookup_key), lookup_key, directives
     )
     pending = [item for item in items if item.pending]
     existing_ids = [item.record_id for item in pending if item.record_id]
     current_rows, current_sources = load_current(CATEGORIES, existing_ids)
-    stored_parents = dict(Category.objects.values_list("id", "parent_id"))
-    parents: dict[Hashable, Hashable] = dict(stored_parents)
     for item in pending:
-        if item.record_id not in current_rows:
+        if item.record_id not in current_rows:  # no match, or deleted meanwhile
+            if item.must_exist:
+                item.fail(CATEGORIES.not_found_error(f"id [{item.key}]"))
             item.record_id = None
-    refs = [
-        item.changes.relations.get("parent")
-        for item in pending
-        if "parent" in item.changes.relations
-    ]
-    in_database = resolve_category_refs(refs)
+    moving = any("parent" in item.changes.relations for item in pending)
+    stored_parents = _stored_parents(existing_ids, moving)
+    parents: dict[Hashable, Hashable] = dict(stored_parents)
+    in_database = rules.resolve_refs(
+        CATEGORIES, (item.changes.relations.get("parent") for item in pending)
+    )
+    for item in pending:
+        if item.pending:
+            item.extra["row"] = merge_row(
+                CATEGORIES, item, current_rows.get(item.record_id), directives
+            )
+    rules.require_default_name(CATEGORIES, pending)
     claimed_pairs: dict[tuple, BulkItem] = {}
     for item in pending:
-        current = current_rows.get(item.record_id)
-        item.extra["row"] = merge_row(CATEGORIES, item, current, directives)
-        if not require_default_name(CATEGORIES, item):
+        if not item.pending:
             continue
+        current = current_rows.get(item.record_id)
         old_sources = current_sources.get(item.record_id, [])
-        item.extra["sources"] = wanted_sources(item, old_sources)
+        item.extra["sources"] = rules.wanted_sources(item, old_sources)
         item.extra["sources_changed"] = item.extra["sources"] != old_sources
         node = _node(item)
         old_parent = stored_parents.get(item.record_id) if current else None
         new_parent = old_parent
-        moving = "parent" in item.changes.relations and not (
-            current and directives.skip_move_on_update
-        )
-        if moving:
+        if "parent" in item.changes.relations and not (current and directives.skip_move_on_update):
             ref = item.changes.relations["parent"]
             if ref is None:
                 new_parent = None
@@ -98,24 +96,20 @@ def plan_categories(items: list[BulkItem], lookup_key: str, directives: Directiv
                 earlier = claimed_pairs.get((ref.source, ref.source_id)) if ref.id is None else None
                 new_parent = _node(earlier) if earlier else in_database.get(ref)
                 if new_parent is None:
-                    item.fail(ref.not_found())
-                    continue
-                if node in _ancestors(new_parent, parents):
                     item.fail(
-                        CatalogueError(
-                            Code.CATEGORY_CYCLE,
-                            f"Category {item.key_value} cannot be moved under itself or one of "
-                            "its descendants",
-                        )
+                        rules.parent_not_found(Code.PARENT_CATEGORY_NOT_FOUND, "category", ref)
                     )
+                    continue
+                if rules.creates_cycle(node, new_parent, parents):
+                    item.fail(rules.tree_cycle(CATEGORIES, lookup_key, item.key))
                     continue
         item.extra["parent"] = new_parent
         item.extra["parent_changed"] = current is None or new_parent != old_parent
         parents[node] = new_parent
         for pair in item.extra["sources"]:
             claimed_pairs[pair] = item
-    check_sources(CATEGORIES, pending)
-    plan_slugs(CATEGORIES, pending)
+    rules.check_source_pairs(CATEGORIES, pending)
+    rules.plan_slugs(CATEGORIES, pending)
     _fail_orphans(pending)
     for item in pending:
         if not item.pending:
@@ -130,6 +124,8 @@ def plan_categories(items: list[BulkItem], lookup_key: str, directives: Directiv
 
 def _fail_orphans(items: list[BulkItem]) -> None:
     """An item whose parent is a failed item of the same request fails too."""
+    from catalogue.errors import CatalogueError
+
     failed = {("new", item.index) for item in items if item.error is not None}
     changed = True
     while changed:
@@ -273,34 +269,14 @@ def category_bulk_delete(
     mark_duplicate_keys(items, lookup_key)
 
     def plan(batch):
-        lock_tree(TREE)
-        plan_deletes(CATEGORIES, batch, match_common(CATEGORIES, batch, lookup_key), lookup_key)
-        ids = [item.record_id for item in batch if item.action == "delete"]
-        with_children = set(
-            Category.objects.filter(parent_id__in=ids).values_list("parent_id", flat=True)
-        )
-        with_products = set(
-            ProductCategory.objects.filter(category_id__in=ids).values_list(
-                "category_id", flat=True
-            )
+        lock_category_tree()
+        plan_deletes(CATEGORIES, batch, match_keys(CATEGORIES, batch, lookup_key), lookup_key)
+        reasons = non_empty_categories(
+            [item.record_id for item in batch if item.action == "delete"]
         )
         for item in batch:
-            if item.action != "delete":
-                continue
-            reason = (
-                "it has child categories"
-                if item.record_id in with_children
-                else "it contains products"
-                if item.record_id in with_products
-                else None
-            )
-            if reason:
-                item.fail(
-                    CatalogueError(
-                        Code.CATEGORY_NOT_EMPTY,
-                        f"Category with id [{item.record_id}] is not empty: {reason}",
-                    )
-                )
+            if item.action == "delete" and item.record_id in reasons:
+                item.fail(rules.not_empty(CATEGORIES, item.record_id, reasons[item.record_id]))
 
     def write(batch):
         ids = [item.record_id for item in batch]
@@ -312,3 +288,10 @@ def category_bulk_delete(
     return run_bulk(
         items, plan=plan, write=write, dry_run=dry_run, atomic=atomic, writes=("delete",)
     )
+
+
+CATEGORY_WRITES = RecordWrites(CATEGORIES, category_bulk_upsert, category_bulk_delete)
+category_create = CATEGORY_WRITES.create
+category_update = CATEGORY_WRITES.update
+category_delete = CATEGORY_WRITES.delete
+category_remove_translation = CATEGORY_WRITES.remove_translation

@@ -1,4 +1,4 @@
-"""Bulk upsert and delete endpoints: request parsing, per-item validation, results."""
+"""Bulk requests: the body and flags as a whole, each item on its own, one result per item."""
 
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -11,8 +11,7 @@ from rest_framework.response import Response
 from api.exceptions import ApiError
 from api.parsers import reject_empty_body
 from api.results import item_result, summary
-from api.serializers.common import LOCALIZED_FIELDS, schema_error
-from api.views.base import ResourceViewSet
+from api.structs import schema_error
 from catalogue.errors import CatalogueError, Code
 from catalogue.services.bulk import BulkItem, Directives
 
@@ -92,11 +91,6 @@ def parse_directives(value, field_names: dict[str, str]) -> Directives:
         merge_translations_on_update="mergeTranslationsOnUpdate" in flags,
         skip_create="skipCreate" in flags,
     )
-
-
-def directive_fields(plain_fields: dict[str, str]) -> dict[str, str]:
-    """API field names a directive may name, mapped to model field names."""
-    return {**LOCALIZED_FIELDS, **plain_fields}
 
 
 @dataclass
@@ -212,64 +206,3 @@ def results_response(items: list[BulkItem], lookup_key: str, dry_run: bool) -> R
     if dry_run:
         messages.append("Dry run: nothing was written")
     return Response({"data": results, "messages": messages})
-
-
-class BulkViewSet(ResourceViewSet):
-    """POST /v2/<resource>/bulk/<key> and /bulk/<key>/delete for one resource."""
-
-    resource: str
-    limit: int
-    keys: dict[str, BulkKey]
-    struct: type
-    directive_fields: dict[str, str]
-
-    def to_changes(self, item):
-        raise NotImplementedError
-
-    def run_upsert(self, **kwargs):
-        raise NotImplementedError
-
-    def run_delete(self, **kwargs):
-        raise NotImplementedError
-
-    def bulk_key(self, lookup_key: str) -> BulkKey:
-        key = self.keys.get(lookup_key)
-        if key is None:
-            raise ApiError(
-                Code.INVALID_LOOKUP_KEY,
-                f"Lookup key [{lookup_key}] is not supported for {self.resource} bulk "
-                f"(use {', '.join(self.keys)})",
-            )
-        return key
-
-    def upsert(self, request, key):
-        bulk_key = self.bulk_key(key)
-        bulk = read_bulk_request(
-            request, resource=self.resource, limit=self.limit, field_names=self.directive_fields
-        )
-        items = build_items(
-            bulk.raw_items,
-            lookup_key=key,
-            key=bulk_key,
-            struct=self.struct,
-            to_changes=self.to_changes,
-        )
-        self.run_upsert(
-            items=items,
-            lookup_key=key,
-            directives=bulk.directives,
-            dry_run=bulk.dry_run,
-            atomic=bulk.atomic,
-        )
-        return results_response(items, key, bulk.dry_run)
-
-    def delete(self, request, key):
-        bulk_key = self.bulk_key(key)
-        bulk = read_bulk_request(
-            request, resource=self.resource, limit=self.limit, field_names={}, with_directives=False
-        )
-        items = build_items(
-            bulk.raw_items, lookup_key=key, key=bulk_key, struct=None, to_changes=None
-        )
-        self.run_delete(items=items, lookup_key=key, dry_run=bulk.dry_run, atomic=bulk.atomic)
-        return results_response(items, key, bulk.dry_run)

@@ -1,31 +1,28 @@
-"""Bulk upsert and delete of products, set-based, on the shared bulk engine."""
+"""Product writes: one planner and one writer for single writes and bulk alike; memberships."""
 
 from collections import defaultdict
 
-from django.conf import settings
-from django.db import connection
+from django.db import connection, transaction
 
-from catalogue.errors import Code
+from catalogue import rules
+from catalogue.errors import CatalogueError, Code
 from catalogue.models import Product, ProductCategory, ProductSearch, ProductSource
 from catalogue.models.base import now_ms
-from catalogue.search import record_words, search_document
+from catalogue.records import RecordSpec
+from catalogue.search import record_words
 from catalogue.services import sql
 from catalogue.services.bulk import BulkItem, Directives, mark_duplicate_keys, run_bulk
-from catalogue.services.bulk_records import (
-    RecordSpec,
+from catalogue.services.categories import CATEGORIES
+from catalogue.services.records import (
+    RecordWrites,
     apply_matches,
-    check_sources,
     load_current,
-    match_common,
+    lock_rows,
+    match_keys,
     merge_row,
     plan_deletes,
-    plan_slugs,
-    require_default_name,
-    resolve_category_refs,
     row_changed,
-    wanted_sources,
 )
-from catalogue.services.product import SEARCHED_CODES
 
 PRODUCTS = RecordSpec(
     model=Product,
@@ -40,7 +37,7 @@ PRODUCTS = RecordSpec(
 def _match(items: list[BulkItem], lookup_key: str) -> dict:
     """Map each item key to the ids of the products it names (one query)."""
     if lookup_key in ("id", "sourceId"):
-        return match_common(PRODUCTS, items, lookup_key)
+        return match_keys(PRODUCTS, items, lookup_key)
     keys = [item.key for item in items if item.pending]
     found: dict = defaultdict(list)
     if lookup_key == "sku":
@@ -68,49 +65,54 @@ def plan_products(items: list[BulkItem], lookup_key: str, directives: Directives
     )
     for item in pending:
         if item.record_id not in current_rows:  # no match, or deleted meanwhile
+            if item.must_exist:
+                item.fail(PRODUCTS.not_found_error(f"id [{item.key}]"))
             item.record_id = None
         moving = "parent" in item.changes.relations
         item.extra["move"] = moving and not (item.record_id and directives.skip_move_on_update)
-    parents = resolve_category_refs(
-        item.changes.relations["parent"] for item in pending if item.extra["move"]
+    parents = rules.resolve_refs(
+        CATEGORIES,
+        (
+            item.changes.relations["parent"]
+            for item in pending
+            if item.pending and item.extra["move"]
+        ),
     )
     for item in pending:
-        current = current_rows.get(item.record_id)
-        item.extra["row"] = merge_row(PRODUCTS, item, current, directives)
-        if not require_default_name(PRODUCTS, item):
+        if item.pending:
+            item.extra["row"] = merge_row(
+                PRODUCTS, item, current_rows.get(item.record_id), directives
+            )
+    rules.require_default_name(PRODUCTS, pending)
+    for item in pending:
+        if not item.pending:
             continue
         old_sources = current_sources.get(item.record_id, [])
-        item.extra["sources"] = wanted_sources(item, old_sources)
+        item.extra["sources"] = rules.wanted_sources(item, old_sources)
         item.extra["sources_changed"] = item.extra["sources"] != old_sources
         item.extra["primary_changed"] = False
         if item.extra["move"]:
             ref = item.changes.relations["parent"]
             if ref is not None and parents.get(ref) is None:
-                item.fail(ref.not_found())
+                item.fail(rules.parent_not_found(Code.PARENT_CATEGORY_NOT_FOUND, "category", ref))
                 continue
             item.extra["primary"] = parents.get(ref) if ref is not None else None
             item.extra["primary_changed"] = item.extra["primary"] != current_primary.get(
                 item.record_id
             )
-    check_sources(PRODUCTS, pending)
-    plan_slugs(PRODUCTS, pending)
+    rules.check_source_pairs(PRODUCTS, pending)
+    rules.plan_slugs(PRODUCTS, pending)
     for item in pending:
         if not item.pending:
             continue
         row = item.extra["row"]
-        item.extra["search"] = _document(row, item.extra["sources"])
+        item.extra["search"] = rules.product_search_document(row, item.extra["sources"])
         current = current_rows.get(item.record_id)
         if current is None:
             item.action = "create"
         else:
             item.action = "update"
             item.extra["row_changed"] = row_changed(item, current)
-
-
-def _document(row: dict, pairs: list[tuple]) -> str:
-    names = [row.get(f"name_{code}") or "" for code, _ in settings.LANGUAGES]
-    codes = [row[name] for name in SEARCHED_CODES]
-    return search_document(*names, *codes, *(source_id for _, source_id in pairs))
 
 
 def write_products(items: list[BulkItem]) -> None:
@@ -141,14 +143,12 @@ def write_products(items: list[BulkItem]) -> None:
         [item.extra["row"] for item in updates],
     )
     touched = creates + updates
-    source_owners = [item.record_id for item in touched if item.extra["sources_changed"]]
     sql.replace_sources(
         ProductSource,
-        source_owners,
+        [item.record_id for item in touched if item.extra["sources_changed"]],
         {item.record_id: item.extra["sources"] for item in touched},
     )
-    moved = [item for item in touched if item.extra["primary_changed"]]
-    _write_primary(moved)
+    _write_primary([item for item in touched if item.extra["primary_changed"]])
     _write_search(
         [
             item
@@ -162,12 +162,13 @@ def _write_search(items: list[BulkItem]) -> None:
     """Upsert the search documents of the written products."""
     if not items:
         return
+    table = ProductSearch._meta.db_table
     with connection.cursor() as cursor:
         cursor.execute(
-            f"INSERT INTO {ProductSearch._meta.db_table} (product_id, text) "
+            f"INSERT INTO {table} (product_id, text) "
             "SELECT * FROM unnest(%s::bigint[], %s::text[]) "
             "ON CONFLICT (product_id) DO UPDATE SET text = EXCLUDED.text "
-            f"WHERE {ProductSearch._meta.db_table}.text IS DISTINCT FROM EXCLUDED.text",
+            f"WHERE {table}.text IS DISTINCT FROM EXCLUDED.text",
             [[item.record_id for item in items], [item.extra["search"] for item in items]],
         )
     record_words([item.extra["search"] for item in items])
@@ -226,3 +227,79 @@ def product_bulk_delete(
     return run_bulk(
         items, plan=plan, write=write, dry_run=dry_run, atomic=atomic, writes=("delete",)
     )
+
+
+PRODUCT_WRITES = RecordWrites(PRODUCTS, product_bulk_upsert, product_bulk_delete)
+product_create = PRODUCT_WRITES.create
+product_update = PRODUCT_WRITES.update
+product_delete = PRODUCT_WRITES.delete
+product_remove_translation = PRODUCT_WRITES.remove_translation
+
+
+# Memberships -----------------------------------------------------------------------------------
+
+
+def category_add_products(
+    *, category_id: int, product_ids: list[int]
+) -> dict[int, CatalogueError | None]:
+    """Add products to a category as extra (non-primary) memberships; one outcome per id."""
+    with transaction.atomic():
+        lock_rows(PRODUCTS, product_ids)
+        existing = set(
+            ProductCategory.objects.filter(
+                category_id=category_id, product_id__in=product_ids
+            ).values_list("product_id", flat=True)
+        )
+        outcomes: dict[int, CatalogueError | None] = {}
+        new = []
+        for product_id in product_ids:
+            if product_id in existing:
+                outcomes[product_id] = CatalogueError(
+                    Code.CATEGORY_EXISTS,
+                    f"Product with id [{product_id}] is already in category with id [{category_id}]",
+                )
+            else:
+                outcomes[product_id] = None
+                new.append(ProductCategory(product_id=product_id, category_id=category_id))
+                existing.add(product_id)
+        ProductCategory.objects.bulk_create(new)
+        if new:
+            Product.objects.filter(pk__in=[m.product_id for m in new]).update(
+                last_modified_at=now_ms()
+            )
+        return outcomes
+
+
+def category_remove_products(
+    *, category_id: int, product_ids: list[int]
+) -> dict[int, CatalogueError | None]:
+    """Remove products from a category; the primary category cannot be removed this way."""
+    with transaction.atomic():
+        lock_rows(PRODUCTS, product_ids)
+        memberships = dict(
+            ProductCategory.objects.filter(
+                category_id=category_id, product_id__in=product_ids
+            ).values_list("product_id", "is_primary")
+        )
+        outcomes: dict[int, CatalogueError | None] = {}
+        removable = []
+        for product_id in product_ids:
+            if product_id not in memberships:
+                outcomes[product_id] = CatalogueError(
+                    Code.CATEGORY_NOT_FOUND,
+                    f"Product with id [{product_id}] is not in category with id [{category_id}]",
+                )
+            elif memberships[product_id]:
+                outcomes[product_id] = CatalogueError(
+                    Code.PRIMARY_CATEGORY_REMOVAL,
+                    f"Category with id [{category_id}] is the primary category of product "
+                    f"with id [{product_id}]",
+                )
+            else:
+                outcomes[product_id] = None
+                removable.append(product_id)
+                memberships.pop(product_id)
+        ProductCategory.objects.filter(category_id=category_id, product_id__in=removable).delete()
+        if removable:
+            Product.objects.filter(pk__in=removable).update(last_modified_at=now_ms())
+        return outcomes
