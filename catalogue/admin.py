@@ -46,6 +46,24 @@ def _parse_sources(text: str) -> list[tuple[str, str]]:
     return pairs
 
 
+class RecordForm(forms.ModelForm):
+    """A record's form: its fields, plus its source pairs as text."""
+
+    sources = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 3}), required=False, help_text=SOURCES_HELP
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.instance.pk and not self.is_bound:
+            self.initial["sources"] = "\n".join(
+                f"{pair.source}:{pair.source_id}" for pair in self.instance.sources.all()
+            )
+
+    def clean_sources(self):
+        return _parse_sources(self.cleaned_data.get("sources") or "")
+
+
 class RecordAdmin(TabbedTranslationAdmin):
     """Forms whose saves are the entity's service writes (see the module docstring)."""
 
@@ -58,20 +76,6 @@ class RecordAdmin(TabbedTranslationAdmin):
         admin_ = self
 
         class Form(base):
-            sources = forms.CharField(
-                widget=forms.Textarea(attrs={"rows": 3}), required=False, help_text=SOURCES_HELP
-            )
-
-            def __init__(self, *args, **kw):
-                super().__init__(*args, **kw)
-                if self.instance.pk and not self.is_bound:
-                    self.initial["sources"] = "\n".join(
-                        f"{s.source}:{s.source_id}" for s in self.instance.sources.all()
-                    )
-
-            def clean_sources(self):
-                return _parse_sources(self.cleaned_data.get("sources") or "")
-
             def clean(self):
                 cleaned = super().clean()
                 if self.errors:
@@ -139,7 +143,7 @@ class RecordAdmin(TabbedTranslationAdmin):
             self.writes.delete(record_id=pk)
 
 
-class CategoryForm(forms.ModelForm):
+class CategoryForm(RecordForm):
     parent = TreeNodeChoiceField(queryset=Category.objects.all(), required=False)
 
 
@@ -178,7 +182,7 @@ class CategoryAdmin(DraggableMPTTAdmin, RecordAdmin):
         return super().changelist_view(request, *args, **kwargs)
 
 
-class ProductForm(forms.ModelForm):
+class ProductForm(RecordForm):
     primary_category = TreeNodeChoiceField(
         queryset=Category.objects.all(), required=False, help_text="The product's primary category."
     )

@@ -2,58 +2,7 @@
 
 from django.db import migrations, models
 
-
-COUNTED_TABLES = ["catalogue_product"]
-
-COUNT_TRIGGERS = (
-    """
-    CREATE FUNCTION catalogue_count_inserted() RETURNS trigger LANGUAGE plpgsql AS $$
-    BEGIN
-        INSERT INTO catalogue_rowcountdelta (table_name, delta)
-        SELECT TG_TABLE_NAME, count(*) FROM inserted HAVING count(*) > 0;
-        RETURN NULL;
-    END $$;
-    CREATE FUNCTION catalogue_count_deleted() RETURNS trigger LANGUAGE plpgsql AS $$
-    BEGIN
-        INSERT INTO catalogue_rowcountdelta (table_name, delta)
-        SELECT TG_TABLE_NAME, -count(*) FROM deleted HAVING count(*) > 0;
-        RETURN NULL;
-    END $$;
-    CREATE FUNCTION catalogue_count_truncated() RETURNS trigger LANGUAGE plpgsql AS $$
-    BEGIN
-        DELETE FROM catalogue_rowcountdelta WHERE table_name = TG_TABLE_NAME;
-        RETURN NULL;
-    END $$;
-    """
-    + "".join(
-        f"""
-    CREATE TRIGGER {table}_count_insert AFTER INSERT ON {table}
-        REFERENCING NEW TABLE AS inserted FOR EACH STATEMENT
-        EXECUTE FUNCTION catalogue_count_inserted();
-    CREATE TRIGGER {table}_count_delete AFTER DELETE ON {table}
-        REFERENCING OLD TABLE AS deleted FOR EACH STATEMENT
-        EXECUTE FUNCTION catalogue_count_deleted();
-    CREATE TRIGGER {table}_count_truncate AFTER TRUNCATE ON {table}
-        FOR EACH STATEMENT EXECUTE FUNCTION catalogue_count_truncated();
-    INSERT INTO catalogue_rowcountdelta (table_name, delta)
-        SELECT '{table}', count(*) FROM {table};
-    """
-        for table in COUNTED_TABLES
-    )
-)
-
-DROP_COUNT_TRIGGERS = "".join(
-    f"""
-    DROP TRIGGER {table}_count_insert ON {table};
-    DROP TRIGGER {table}_count_delete ON {table};
-    DROP TRIGGER {table}_count_truncate ON {table};
-    """
-    for table in COUNTED_TABLES
-) + """
-    DROP FUNCTION catalogue_count_inserted();
-    DROP FUNCTION catalogue_count_deleted();
-    DROP FUNCTION catalogue_count_truncated();
-"""
+from catalogue.dbcode import InstallDatabaseCode
 
 
 class Migration(migrations.Migration):
@@ -71,8 +20,5 @@ class Migration(migrations.Migration):
                 ('delta', models.BigIntegerField()),
             ],
         ),
-        migrations.RunSQL(
-        sql=COUNT_TRIGGERS,
-        reverse_sql=DROP_COUNT_TRIGGERS,
-    ),
-]
+        InstallDatabaseCode("row_counts"),
+    ]

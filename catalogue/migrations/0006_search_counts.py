@@ -3,114 +3,7 @@
 import catalogue.models.base
 from django.db import migrations, models
 
-HOUR = "floor(extract(epoch FROM {}) / 3600)::bigint"
-
-# Hour counts of the timestamp columns (see HourCountDelta); the functions serve any table
-# with created_at and last_modified_at.
-HOUR_TRIGGERS = f"""
-CREATE FUNCTION catalogue_hours_inserted() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-    INSERT INTO catalogue_hourcountdelta (table_name, column_name, hour, delta)
-    SELECT TG_TABLE_NAME, c.name, c.hour, count(*)
-    FROM inserted CROSS JOIN LATERAL (VALUES
-        ('created_at', {HOUR.format("inserted.created_at")}),
-        ('last_modified_at', {HOUR.format("inserted.last_modified_at")})) c(name, hour)
-    GROUP BY c.name, c.hour;
-    RETURN NULL;
-END $$;
-CREATE FUNCTION catalogue_hours_deleted() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-    INSERT INTO catalogue_hourcountdelta (table_name, column_name, hour, delta)
-    SELECT TG_TABLE_NAME, c.name, c.hour, -count(*)
-    FROM deleted CROSS JOIN LATERAL (VALUES
-        ('created_at', {HOUR.format("deleted.created_at")}),
-        ('last_modified_at', {HOUR.format("deleted.last_modified_at")})) c(name, hour)
-    GROUP BY c.name, c.hour;
-    RETURN NULL;
-END $$;
--- An update keeps the rows: old hours out and new hours in nets out for unchanged hours.
-CREATE FUNCTION catalogue_hours_updated() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-    INSERT INTO catalogue_hourcountdelta (table_name, column_name, hour, delta)
-    SELECT TG_TABLE_NAME, c.name, c.hour, sum(c.delta)
-    FROM (
-        SELECT created_at, last_modified_at, 1 AS delta FROM after_rows
-        UNION ALL
-        SELECT created_at, last_modified_at, -1 FROM before_rows
-    ) r CROSS JOIN LATERAL (VALUES
-        ('created_at', {HOUR.format("r.created_at")}, r.delta),
-        ('last_modified_at', {HOUR.format("r.last_modified_at")}, r.delta)) c(name, hour, delta)
-    GROUP BY c.name, c.hour HAVING sum(c.delta) <> 0;
-    RETURN NULL;
-END $$;
-CREATE FUNCTION catalogue_hours_truncated() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-    DELETE FROM catalogue_hourcountdelta WHERE table_name = TG_TABLE_NAME;
-    RETURN NULL;
-END $$;
-CREATE TRIGGER catalogue_product_hours_insert AFTER INSERT ON catalogue_product
-    REFERENCING NEW TABLE AS inserted FOR EACH STATEMENT
-    EXECUTE FUNCTION catalogue_hours_inserted();
-CREATE TRIGGER catalogue_product_hours_delete AFTER DELETE ON catalogue_product
-    REFERENCING OLD TABLE AS deleted FOR EACH STATEMENT
-    EXECUTE FUNCTION catalogue_hours_deleted();
-CREATE TRIGGER catalogue_product_hours_update AFTER UPDATE ON catalogue_product
-    REFERENCING OLD TABLE AS before_rows NEW TABLE AS after_rows FOR EACH STATEMENT
-    EXECUTE FUNCTION catalogue_hours_updated();
-CREATE TRIGGER catalogue_product_hours_truncate AFTER TRUNCATE ON catalogue_product
-    FOR EACH STATEMENT EXECUTE FUNCTION catalogue_hours_truncated();
-INSERT INTO catalogue_hourcountdelta (table_name, column_name, hour, delta)
-    SELECT 'catalogue_product', 'created_at', {HOUR.format("created_at")}, count(*)
-    FROM catalogue_product GROUP BY 3;
-INSERT INTO catalogue_hourcountdelta (table_name, column_name, hour, delta)
-    SELECT 'catalogue_product', 'last_modified_at', {HOUR.format("last_modified_at")}, count(*)
-    FROM catalogue_product GROUP BY 3;
-"""
-
-DROP_HOUR_TRIGGERS = """
-DROP TRIGGER catalogue_product_hours_insert ON catalogue_product;
-DROP TRIGGER catalogue_product_hours_delete ON catalogue_product;
-DROP TRIGGER catalogue_product_hours_update ON catalogue_product;
-DROP TRIGGER catalogue_product_hours_truncate ON catalogue_product;
-DROP FUNCTION catalogue_hours_inserted();
-DROP FUNCTION catalogue_hours_deleted();
-DROP FUNCTION catalogue_hours_updated();
-DROP FUNCTION catalogue_hours_truncated();
-"""
-
-# A membership carries its product's status. A new membership reads it under a share lock, so
-# a concurrent status change either comes first (and is read) or waits and then updates it.
-MEMBERSHIP_STATUS_TRIGGERS = """
-CREATE FUNCTION catalogue_membership_status() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-    NEW.product_status := coalesce(
-        (SELECT status FROM catalogue_product WHERE id = NEW.product_id FOR SHARE),
-        NEW.product_status);
-    RETURN NEW;
-END $$;
-CREATE FUNCTION catalogue_product_status_changed() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-    UPDATE catalogue_productcategory m SET product_status = a.status
-    FROM before_rows b JOIN after_rows a ON a.id = b.id
-    WHERE m.product_id = a.id AND a.status IS DISTINCT FROM b.status;
-    RETURN NULL;
-END $$;
-CREATE TRIGGER catalogue_productcategory_status BEFORE INSERT ON catalogue_productcategory
-    FOR EACH ROW EXECUTE FUNCTION catalogue_membership_status();
-CREATE TRIGGER catalogue_product_status_update AFTER UPDATE ON catalogue_product
-    REFERENCING OLD TABLE AS before_rows NEW TABLE AS after_rows FOR EACH STATEMENT
-    EXECUTE FUNCTION catalogue_product_status_changed();
-UPDATE catalogue_productcategory m SET product_status = p.status
-    FROM catalogue_product p WHERE p.id = m.product_id AND m.product_status <> p.status;
-"""
-
-DROP_MEMBERSHIP_STATUS_TRIGGERS = """
-DROP TRIGGER catalogue_productcategory_status ON catalogue_productcategory;
-DROP TRIGGER catalogue_product_status_update ON catalogue_product;
-DROP FUNCTION catalogue_membership_status();
-DROP FUNCTION catalogue_product_status_changed();
-"""
-
+from catalogue.dbcode import InstallDatabaseCode
 
 class Migration(migrations.Migration):
 
@@ -139,9 +32,7 @@ class Migration(migrations.Migration):
             field=models.CharField(default='A', editable=False, max_length=1),
         ),
         # Fill the new column before it is indexed.
-        migrations.RunSQL(
-            sql=MEMBERSHIP_STATUS_TRIGGERS, reverse_sql=DROP_MEMBERSHIP_STATUS_TRIGGERS
-        ),
+        InstallDatabaseCode("membership_status"),
         migrations.AlterField(
             model_name='category',
             name='created_at',
@@ -178,5 +69,5 @@ class Migration(migrations.Migration):
             model_name='hourcountdelta',
             index=models.Index(fields=['table_name', 'column_name', 'hour'], include=('delta',), name='hour_count_delta_hour'),
         ),
-        migrations.RunSQL(sql=HOUR_TRIGGERS, reverse_sql=DROP_HOUR_TRIGGERS),
+        InstallDatabaseCode("hour_counts"),
     ]

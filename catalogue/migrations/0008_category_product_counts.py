@@ -2,65 +2,7 @@
 
 from django.db import migrations, models
 
-DELTAS = "catalogue_categoryproductdelta"
-ANCESTORS = "catalogue_productancestor"
-
-TRIGGERS = f"""
-CREATE FUNCTION catalogue_below_added() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-    INSERT INTO {DELTAS} (category_id, product_status, delta)
-    SELECT category_id, product_status, count(*) FROM added GROUP BY 1, 2;
-    RETURN NULL;
-END $$;
-CREATE FUNCTION catalogue_below_removed() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-    INSERT INTO {DELTAS} (category_id, product_status, delta)
-    SELECT category_id, product_status, -count(*) FROM removed GROUP BY 1, 2;
-    RETURN NULL;
-END $$;
--- An update keeps the rows, so old rows out and new rows in nets out but for status changes.
-CREATE FUNCTION catalogue_below_updated() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-    INSERT INTO {DELTAS} (category_id, product_status, delta)
-    SELECT category_id, product_status, sum(delta) FROM (
-        SELECT category_id, product_status, 1 AS delta FROM after_rows
-        UNION ALL
-        SELECT category_id, product_status, -1 FROM before_rows
-    ) changes
-    GROUP BY 1, 2 HAVING sum(delta) <> 0;
-    RETURN NULL;
-END $$;
-CREATE FUNCTION catalogue_below_truncated() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-    DELETE FROM {DELTAS};
-    RETURN NULL;
-END $$;
-CREATE TRIGGER catalogue_productancestor_counts_insert AFTER INSERT ON {ANCESTORS}
-    REFERENCING NEW TABLE AS added FOR EACH STATEMENT
-    EXECUTE FUNCTION catalogue_below_added();
-CREATE TRIGGER catalogue_productancestor_counts_delete AFTER DELETE ON {ANCESTORS}
-    REFERENCING OLD TABLE AS removed FOR EACH STATEMENT
-    EXECUTE FUNCTION catalogue_below_removed();
-CREATE TRIGGER catalogue_productancestor_counts_update AFTER UPDATE ON {ANCESTORS}
-    REFERENCING OLD TABLE AS before_rows NEW TABLE AS after_rows FOR EACH STATEMENT
-    EXECUTE FUNCTION catalogue_below_updated();
-CREATE TRIGGER catalogue_productancestor_counts_truncate AFTER TRUNCATE ON {ANCESTORS}
-    FOR EACH STATEMENT EXECUTE FUNCTION catalogue_below_truncated();
-INSERT INTO {DELTAS} (category_id, product_status, delta)
-    SELECT category_id, product_status, count(*) FROM {ANCESTORS} GROUP BY 1, 2;
-"""
-
-DROP_TRIGGERS = f"""
-DROP TRIGGER catalogue_productancestor_counts_insert ON {ANCESTORS};
-DROP TRIGGER catalogue_productancestor_counts_delete ON {ANCESTORS};
-DROP TRIGGER catalogue_productancestor_counts_update ON {ANCESTORS};
-DROP TRIGGER catalogue_productancestor_counts_truncate ON {ANCESTORS};
-DROP FUNCTION catalogue_below_added();
-DROP FUNCTION catalogue_below_removed();
-DROP FUNCTION catalogue_below_updated();
-DROP FUNCTION catalogue_below_truncated();
-"""
-
+from catalogue.dbcode import InstallDatabaseCode
 
 class Migration(migrations.Migration):
 
@@ -81,5 +23,5 @@ class Migration(migrations.Migration):
                 'indexes': [models.Index(fields=['category_id'], include=('product_status', 'delta'), name='category_product_delta')],
             },
         ),
-        migrations.RunSQL(sql=TRIGGERS, reverse_sql=DROP_TRIGGERS),
+        InstallDatabaseCode("category_counts"),
     ]
