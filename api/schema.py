@@ -742,32 +742,26 @@ def standard_operation(resource, action: str) -> dict | None:
                 ],
             ),
         }
-    if action == "bulk_upsert":
+    if action in ("bulk_upsert", "bulk_delete"):
         _bulk_components(resource)
+        upsert = action == "bulk_upsert"
+        limit = resource.bulk_limit
         return {
-            "operation_id": f"{name}_bulk_upsert",
-            "summary": f"Create or update {name} in bulk",
+            "operation_id": f"{name}_{action}",
+            "summary": f"Create or update {name} in bulk" if upsert else f"Delete {name} in bulk",
             "description": (
                 "A match by the lookup key is updated, anything else created. One result per "
-                f"item, in request order; an item fails alone. More than {resource.bulk_limit} "
-                "items: 413."
-            ),
-            "request": {"application/json": ref(f"{entity}Bulk"), NDJSON: NDJSON_BODY},
-            "parameters": _bulk_parameters(resource, upsert=True),
-            "responses": results_responses(errors=BULK_ERRORS),
-        }
-    if action == "bulk_delete":
-        _bulk_components(resource)
-        return {
-            "operation_id": f"{name}_bulk_delete",
-            "summary": f"Delete {name} in bulk",
-            "description": (
-                "One result per item, in request order: `delete`, or `error` with the "
-                f"not-found code (or why it cannot go). More than {resource.bulk_limit} "
-                "items: 413."
-            ),
-            "request": {"application/json": ref(f"{entity}BulkDelete"), NDJSON: NDJSON_BODY},
-            "parameters": _bulk_parameters(resource, upsert=False),
+                "item, in request order; an item fails alone."
+                if upsert
+                else "One result per item, in request order: `delete`, or `error` with the "
+                "not-found code (or why it cannot go)."
+            )
+            + f" More than {limit} items: 413.",
+            "request": {
+                "application/json": ref(f"{entity}Bulk" if upsert else f"{entity}BulkDelete"),
+                NDJSON: NDJSON_BODY,
+            },
+            "parameters": _bulk_parameters(resource, upsert=upsert),
             "responses": results_responses(errors=BULK_ERRORS),
         }
     return None

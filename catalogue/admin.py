@@ -15,11 +15,9 @@ from mptt.forms import TreeNodeChoiceField
 
 from catalogue import rules
 from catalogue.dbcode import lock_category_tree
-from catalogue.errors import CatalogueError
 from catalogue.localized import localized_fields
 from catalogue.models import Category, Product, ProductCategory
 from catalogue.records import RecordChanges, Ref
-from catalogue.services.bulk import BulkItem, Directives
 from catalogue.services.categories import CATEGORY_WRITES
 from catalogue.services.products import (
     PRODUCT_WRITES,
@@ -81,7 +79,7 @@ class RecordAdmin(TabbedTranslationAdmin):
                 if self.errors:
                     return cleaned
                 self.changes = admin_.changes_from(self, cleaned)
-                error = admin_.plan(self.instance.pk, self.changes)
+                error = admin_.writes.check(changes=self.changes, record_id=self.instance.pk)
                 if error is not None:
                     self.add_error(None, "; ".join(error.messages))
                 return cleaned
@@ -110,20 +108,6 @@ class RecordAdmin(TabbedTranslationAdmin):
                 per_language = {k: v for k, v in per_language.items() if v}
             changes.localized[name] = per_language
         return changes
-
-    def plan(self, record_id: int | None, changes: RecordChanges) -> CatalogueError | None:
-        """Plan the write as the API would, without writing; the first broken rule."""
-        item = BulkItem(
-            index=0,
-            key=record_id,
-            key_value=record_id,
-            changes=changes,
-            must_exist=record_id is not None,
-        )
-        self.writes.bulk_upsert(
-            items=[item], lookup_key="id", directives=Directives(), dry_run=True
-        )
-        return item.error
 
     def save_model(self, request, obj, form, change):
         with transaction.atomic():

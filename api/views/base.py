@@ -201,45 +201,35 @@ class RecordViewSet(ApiViewSet):
 
     @action(detail=False, methods=["post"], url_path=BULK_PATH)
     def bulk_upsert(self, request, key):
+        return self.bulk(request, key, upsert=True)
+
+    @action(detail=False, methods=["post"], url_path=f"{BULK_PATH}/delete")
+    def bulk_delete(self, request, key):
+        return self.bulk(request, key, upsert=False)
+
+    def bulk(self, request, key, *, upsert: bool):
+        """Read the request as a whole, each item on its own; one result per item."""
         resource = self.resource
         bulk_key = self.bulk_key(key)
         bulk = read_bulk_request(
             request,
             resource=resource.name,
             limit=resource.bulk_limit,
-            field_names=resource.directive_fields,
+            field_names=resource.directive_fields if upsert else {},
+            with_directives=upsert,
         )
         items = build_items(
             bulk.raw_items,
             lookup_key=key,
             key=bulk_key,
-            struct=resource.write_struct,
-            to_changes=resource.changes,
+            struct=resource.write_struct if upsert else None,
+            to_changes=resource.changes if upsert else None,
         )
-        resource.writes.bulk_upsert(
-            items=items,
-            lookup_key=key,
-            directives=bulk.directives,
-            dry_run=bulk.dry_run,
-            atomic=bulk.atomic,
-        )
-        return results_response(items, key, bulk.dry_run)
-
-    @action(detail=False, methods=["post"], url_path=f"{BULK_PATH}/delete")
-    def bulk_delete(self, request, key):
-        resource = self.resource
-        bulk_key = self.bulk_key(key)
-        bulk = read_bulk_request(
-            request,
-            resource=resource.name,
-            limit=resource.bulk_limit,
-            field_names={},
-            with_directives=False,
-        )
-        items = build_items(
-            bulk.raw_items, lookup_key=key, key=bulk_key, struct=None, to_changes=None
-        )
-        resource.writes.bulk_delete(
-            items=items, lookup_key=key, dry_run=bulk.dry_run, atomic=bulk.atomic
-        )
+        flags = {"dry_run": bulk.dry_run, "atomic": bulk.atomic}
+        if upsert:
+            resource.writes.bulk_upsert(
+                items=items, lookup_key=key, directives=bulk.directives, **flags
+            )
+        else:
+            resource.writes.bulk_delete(items=items, lookup_key=key, **flags)
         return results_response(items, key, bulk.dry_run)

@@ -160,3 +160,46 @@ def _not_applied(items: list[BulkItem]) -> None:
     for item in items:
         if item.error is None:
             item.fail(CatalogueError(Code.PAYLOAD_VALIDATION, "not applied: request is atomic"))
+
+
+def upserts(plan: Callable, write: Callable[[list[BulkItem]], None]):
+    """An entity's bulk upsert from its planner `plan(items, lookup_key, directives)` and its
+    writer."""
+
+    def upsert(
+        *,
+        items: list[BulkItem],
+        lookup_key: str,
+        directives: Directives,
+        dry_run: bool = False,
+        atomic: bool = False,
+    ) -> list[BulkItem]:
+        mark_duplicate_keys(items, lookup_key)
+        return run_bulk(
+            items,
+            plan=lambda batch: plan(batch, lookup_key, directives),
+            write=write,
+            dry_run=dry_run,
+            atomic=atomic,
+        )
+
+    return upsert
+
+
+def deletes(plan: Callable, write: Callable[[list[BulkItem]], None]):
+    """An entity's bulk delete from its planner `plan(items, lookup_key)` and its writer."""
+
+    def delete(
+        *, items: list[BulkItem], lookup_key: str, dry_run: bool = False, atomic: bool = False
+    ) -> list[BulkItem]:
+        mark_duplicate_keys(items, lookup_key)
+        return run_bulk(
+            items,
+            plan=lambda batch: plan(batch, lookup_key),
+            write=write,
+            dry_run=dry_run,
+            atomic=atomic,
+            writes=("delete",),
+        )
+
+    return delete

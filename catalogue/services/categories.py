@@ -11,21 +11,18 @@ from django.db import connection
 
 from catalogue import rules
 from catalogue.dbcode import lock_category_tree
-from catalogue.errors import Code
+from catalogue.errors import CatalogueError, Code
 from catalogue.models import Category, CategorySource
-from catalogue.models.base import now_ms
 from catalogue.records import RecordSpec
 from catalogue.selectors.categories import non_empty_categories
-from catalogue.services import sql
-from catalogue.services.bulk import BulkItem, Directives, mark_duplicate_keys, run_bulk
+from catalogue.services.bulk import BulkItem, Directives, deletes, upserts
 from catalogue.services.records import (
     RecordWrites,
-    apply_matches,
-    load_current,
+    decide,
     match_keys,
-    merge_row,
     plan_deletes,
-    row_changed,
+    plan_records,
+    write_records,
 )
 
 CATEGORIES = RecordSpec(
@@ -54,78 +51,63 @@ def _stored_parents(existing_ids: list[int], moving: bool) -> dict:
 def plan_categories(items: list[BulkItem], lookup_key: str, directives: Directives) -> None:
     """Decide each item's outcome in request order; earlier items may be later items' parents."""
     lock_category_tree()
-    apply_matches(
-        CATEGORIES, items, match_keys(CATEGORIES, items, lookup_key), lookup_key, directives
-    )
-    pending = [item for item in items if item.pending]
-    existing_ids = [item.record_id for item in pending if item.record_id]
-    current_rows, current_sources = load_current(CATEGORIES, existing_ids)
-    for item in pending:
-        if item.record_id not in current_rows:  # no match, or deleted meanwhile
-            if item.must_exist:
-                item.fail(CATEGORIES.not_found_error(f"id [{item.key}]"))
-            item.record_id = None
-    moving = any("parent" in item.changes.relations for item in pending)
-    stored_parents = _stored_parents(existing_ids, moving)
-    parents: dict[Hashable, Hashable] = dict(stored_parents)
-    in_database = rules.resolve_refs(
-        CATEGORIES, (item.changes.relations.get("parent") for item in pending)
-    )
-    for item in pending:
-        if item.pending:
-            item.extra["row"] = merge_row(
-                CATEGORIES, item, current_rows.get(item.record_id), directives
-            )
-    rules.require_default_name(CATEGORIES, pending)
-    claimed_pairs: dict[tuple, BulkItem] = {}
-    for item in pending:
-        if not item.pending:
-            continue
-        current = current_rows.get(item.record_id)
-        old_sources = current_sources.get(item.record_id, [])
-        item.extra["sources"] = rules.wanted_sources(item, old_sources)
-        item.extra["sources_changed"] = item.extra["sources"] != old_sources
-        node = _node(item)
-        old_parent = stored_parents.get(item.record_id) if current else None
-        new_parent = old_parent
-        if "parent" in item.changes.relations and not (current and directives.skip_move_on_update):
-            ref = item.changes.relations["parent"]
-            if ref is None:
-                new_parent = None
-            else:
-                earlier = claimed_pairs.get((ref.source, ref.source_id)) if ref.id is None else None
-                new_parent = _node(earlier) if earlier else in_database.get(ref)
-                if new_parent is None:
-                    item.fail(
-                        rules.parent_not_found(Code.PARENT_CATEGORY_NOT_FOUND, "category", ref)
+
+    def relate(pending: list[BulkItem], current_rows: dict) -> None:
+        """The parent: resolved (an earlier item of the request may be it), and no cycles."""
+        existing_ids = [item.record_id for item in pending if item.record_id]
+        moving = any("parent" in item.changes.relations for item in pending)
+        stored_parents = _stored_parents(existing_ids, moving)
+        parents: dict[Hashable, Hashable] = dict(stored_parents)
+        in_database = rules.resolve_refs(
+            CATEGORIES, (item.changes.relations.get("parent") for item in pending)
+        )
+        claimed_pairs: dict[tuple, BulkItem] = {}
+        for item in pending:
+            if not item.pending:
+                continue
+            current = current_rows.get(item.record_id)
+            node = _node(item)
+            old_parent = stored_parents.get(item.record_id) if current else None
+            new_parent = old_parent
+            if "parent" in item.changes.relations and not (
+                current and directives.skip_move_on_update
+            ):
+                ref = item.changes.relations["parent"]
+                if ref is None:
+                    new_parent = None
+                else:
+                    earlier = (
+                        claimed_pairs.get((ref.source, ref.source_id)) if ref.id is None else None
                     )
-                    continue
-                if rules.creates_cycle(node, new_parent, parents):
-                    item.fail(rules.tree_cycle(CATEGORIES, lookup_key, item.key))
-                    continue
-        item.extra["parent"] = new_parent
-        item.extra["parent_changed"] = current is None or new_parent != old_parent
-        parents[node] = new_parent
-        for pair in item.extra["sources"]:
-            claimed_pairs[pair] = item
-    rules.check_source_pairs(CATEGORIES, pending)
-    rules.plan_slugs(CATEGORIES, pending)
+                    new_parent = _node(earlier) if earlier else in_database.get(ref)
+                    if new_parent is None:
+                        item.fail(
+                            rules.parent_not_found(Code.PARENT_CATEGORY_NOT_FOUND, "category", ref)
+                        )
+                        continue
+                    if rules.creates_cycle(node, new_parent, parents):
+                        item.fail(rules.tree_cycle(CATEGORIES, lookup_key, item.key))
+                        continue
+            item.extra["parent"] = new_parent
+            item.extra["parent_changed"] = current is None or new_parent != old_parent
+            parents[node] = new_parent
+            for pair in item.extra["sources"]:
+                claimed_pairs[pair] = item
+
+    pending, _ = plan_records(
+        CATEGORIES,
+        items,
+        lookup_key,
+        directives,
+        found=match_keys(CATEGORIES, items, lookup_key),
+        relate=relate,
+    )
     _fail_orphans(pending)
-    for item in pending:
-        if not item.pending:
-            continue
-        current = current_rows.get(item.record_id)
-        if current is None:
-            item.action = "create"
-        else:
-            item.action = "update"
-            item.extra["row_changed"] = row_changed(item, current)
+    decide(pending)
 
 
 def _fail_orphans(items: list[BulkItem]) -> None:
     """An item whose parent is a failed item of the same request fails too."""
-    from catalogue.errors import CatalogueError
-
     failed = {("new", item.index) for item in items if item.error is not None}
     changed = True
     while changed:
@@ -142,55 +124,24 @@ def _fail_orphans(items: list[BulkItem]) -> None:
                 changed = True
 
 
-def write_categories(items: list[BulkItem]) -> None:
-    now = now_ms()
-    creates = [item for item in items if item.action == "create"]
-    updates = [
-        item
-        for item in items
-        if item.action == "update"
-        and (
-            item.extra["row_changed"]
-            or item.extra["sources_changed"]
-            or item.extra["parent_changed"]
-        )
-    ]
-    new_ids = dict(
-        zip(
-            (("new", item.index) for item in creates),
-            sql.allocate_ids(Category, len(creates)),
-            strict=True,
-        )
-    )
-    for item in creates:
-        item.record_id = new_ids[("new", item.index)]
-        item.extra["row"].update(id=item.record_id, created_at=now, last_modified_at=now)
-    for item in updates:
-        item.extra["row"].update(id=item.record_id, last_modified_at=now)
+def _place(creates: list[BulkItem], updates: list[BulkItem], new_ids: dict) -> None:
+    """Parents by id, created ones included; the nested sets are renumbered after."""
     for item in creates + updates:
         parent = item.extra["parent"]
+        item.extra["row"]["parent_id"] = new_ids.get(parent, parent)
+
+
+def write_categories(items: list[BulkItem]) -> None:
+    creates, updates = write_records(
+        CATEGORIES,
+        items,
+        changed=("parent_changed",),
         # Placeholder nested-set values; the forest is renumbered below.
-        item.extra["row"].update(
-            parent_id=new_ids.get(parent, parent), tree_id=0, lft=0, rght=0, level=0
-        )
-    columns = CATEGORIES.columns()
-    sql.insert_rows(
-        Category,
-        ["id", *columns, "parent_id", "tree_id", "lft", "rght", "level"],
-        [item.extra["row"] for item in creates],
+        insert_defaults={"parent_id": None, "tree_id": 0, "lft": 0, "rght": 0, "level": 0},
+        update_columns=("parent_id",),
+        prepare=_place,
     )
-    sql.update_rows(
-        Category,
-        [c for c in columns if c != "created_at"] + ["parent_id"],
-        [item.extra["row"] for item in updates],
-    )
-    touched = creates + updates
-    sql.replace_sources(
-        CategorySource,
-        [item.record_id for item in touched if item.extra["sources_changed"]],
-        {item.record_id: item.extra["sources"] for item in touched},
-    )
-    moved = [item.record_id for item in touched if item.extra["parent_changed"]]
+    moved = [item.record_id for item in creates + updates if item.extra["parent_changed"]]
     if moved:
         renumber_forest(moved)
 
@@ -243,53 +194,27 @@ def renumber_forest(appended: list[int] = ()) -> None:
             )
 
 
-def category_bulk_upsert(
-    *,
-    items: list[BulkItem],
-    lookup_key: str,
-    directives: Directives,
-    dry_run: bool = False,
-    atomic: bool = False,
-) -> list[BulkItem]:
-    """Create or update many categories; parents may be created earlier in the request."""
-    mark_duplicate_keys(items, lookup_key)
-    return run_bulk(
-        items,
-        plan=lambda batch: plan_categories(batch, lookup_key, directives),
-        write=write_categories,
-        dry_run=dry_run,
-        atomic=atomic,
-    )
+def plan_category_deletes(items: list[BulkItem], lookup_key: str) -> None:
+    """Only empty leaves go: a category with children or products fails with 30008."""
+    lock_category_tree()
+    plan_deletes(CATEGORIES, items, match_keys(CATEGORIES, items, lookup_key), lookup_key)
+    reasons = non_empty_categories([item.record_id for item in items if item.action == "delete"])
+    for item in items:
+        if item.action == "delete" and item.record_id in reasons:
+            item.fail(rules.not_empty(CATEGORIES, item.record_id, reasons[item.record_id]))
 
 
-def category_bulk_delete(
-    *, items: list[BulkItem], lookup_key: str, dry_run: bool = False, atomic: bool = False
-) -> list[BulkItem]:
-    """Delete many empty leaf categories; a category with children or products fails 30008."""
-    mark_duplicate_keys(items, lookup_key)
-
-    def plan(batch):
-        lock_category_tree()
-        plan_deletes(CATEGORIES, batch, match_keys(CATEGORIES, batch, lookup_key), lookup_key)
-        reasons = non_empty_categories(
-            [item.record_id for item in batch if item.action == "delete"]
-        )
-        for item in batch:
-            if item.action == "delete" and item.record_id in reasons:
-                item.fail(rules.not_empty(CATEGORIES, item.record_id, reasons[item.record_id]))
-
-    def write(batch):
-        ids = [item.record_id for item in batch]
-        CategorySource.objects.filter(owner_id__in=ids).delete()
-        with connection.cursor() as cursor:
-            cursor.execute(f"DELETE FROM {Category._meta.db_table} WHERE id = ANY(%s)", [ids])
-        renumber_forest()
-
-    return run_bulk(
-        items, plan=plan, write=write, dry_run=dry_run, atomic=atomic, writes=("delete",)
-    )
+def delete_categories(items: list[BulkItem]) -> None:
+    ids = [item.record_id for item in items]
+    CategorySource.objects.filter(owner_id__in=ids).delete()
+    with connection.cursor() as cursor:
+        cursor.execute(f"DELETE FROM {Category._meta.db_table} WHERE id = ANY(%s)", [ids])
+    renumber_forest()
 
 
+# Create or update many categories; parents may be created earlier in the request.
+category_bulk_upsert = upserts(plan_categories, write_categories)
+category_bulk_delete = deletes(plan_category_deletes, delete_categories)
 CATEGORY_WRITES = RecordWrites(CATEGORIES, category_bulk_upsert, category_bulk_delete)
 category_create = CATEGORY_WRITES.create
 category_update = CATEGORY_WRITES.update

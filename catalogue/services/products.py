@@ -10,18 +10,16 @@ from catalogue.models import Product, ProductCategory, ProductSearch, ProductSou
 from catalogue.models.base import now_ms
 from catalogue.records import RecordSpec
 from catalogue.search import record_words
-from catalogue.services import sql
-from catalogue.services.bulk import BulkItem, Directives, mark_duplicate_keys, run_bulk
+from catalogue.services.bulk import BulkItem, Directives, deletes, upserts
 from catalogue.services.categories import CATEGORIES
 from catalogue.services.records import (
     RecordWrites,
-    apply_matches,
-    load_current,
+    decide,
     lock_rows,
     match_keys,
-    merge_row,
     plan_deletes,
-    row_changed,
+    plan_records,
+    write_records,
 )
 
 PRODUCTS = RecordSpec(
@@ -54,44 +52,26 @@ def _match(items: list[BulkItem], lookup_key: str) -> dict:
 
 def plan_products(items: list[BulkItem], lookup_key: str, directives: Directives) -> None:
     """Decide each item's outcome (create, update, skip or error) without writing."""
-    apply_matches(PRODUCTS, items, _match(items, lookup_key), lookup_key, directives)
-    pending = [item for item in items if item.pending]
-    existing_ids = [item.record_id for item in pending if item.record_id]
-    current_rows, current_sources = load_current(PRODUCTS, existing_ids)
-    current_primary = dict(
-        ProductCategory.objects.filter(product_id__in=existing_ids, is_primary=True).values_list(
-            "product_id", "category_id"
+
+    def relate(pending: list[BulkItem], current_rows: dict) -> None:
+        """The primary category (`parent`): resolved, and whether it changes."""
+        existing_ids = [item.record_id for item in pending if item.record_id]
+        current_primary = dict(
+            ProductCategory.objects.filter(
+                product_id__in=existing_ids, is_primary=True
+            ).values_list("product_id", "category_id")
         )
-    )
-    for item in pending:
-        if item.record_id not in current_rows:  # no match, or deleted meanwhile
-            if item.must_exist:
-                item.fail(PRODUCTS.not_found_error(f"id [{item.key}]"))
-            item.record_id = None
-        moving = "parent" in item.changes.relations
-        item.extra["move"] = moving and not (item.record_id and directives.skip_move_on_update)
-    parents = rules.resolve_refs(
-        CATEGORIES,
-        (
-            item.changes.relations["parent"]
-            for item in pending
-            if item.pending and item.extra["move"]
-        ),
-    )
-    for item in pending:
-        if item.pending:
-            item.extra["row"] = merge_row(
-                PRODUCTS, item, current_rows.get(item.record_id), directives
-            )
-    rules.require_default_name(PRODUCTS, pending)
-    for item in pending:
-        if not item.pending:
-            continue
-        old_sources = current_sources.get(item.record_id, [])
-        item.extra["sources"] = rules.wanted_sources(item, old_sources)
-        item.extra["sources_changed"] = item.extra["sources"] != old_sources
-        item.extra["primary_changed"] = False
-        if item.extra["move"]:
+        for item in pending:
+            moving = "parent" in item.changes.relations
+            item.extra["move"] = moving and not (item.record_id and directives.skip_move_on_update)
+            item.extra["primary_changed"] = False
+        parents = rules.resolve_refs(
+            CATEGORIES,
+            (item.changes.relations["parent"] for item in pending if item.extra["move"]),
+        )
+        for item in pending:
+            if not item.pending or not item.extra["move"]:
+                continue
             ref = item.changes.relations["parent"]
             if ref is not None and parents.get(ref) is None:
                 item.fail(rules.parent_not_found(Code.PARENT_CATEGORY_NOT_FOUND, "category", ref))
@@ -100,54 +80,27 @@ def plan_products(items: list[BulkItem], lookup_key: str, directives: Directives
             item.extra["primary_changed"] = item.extra["primary"] != current_primary.get(
                 item.record_id
             )
-    rules.check_source_pairs(PRODUCTS, pending)
-    rules.plan_slugs(PRODUCTS, pending)
+
+    pending, _ = plan_records(
+        PRODUCTS,
+        items,
+        lookup_key,
+        directives,
+        found=_match(items, lookup_key),
+        relate=relate,
+    )
     for item in pending:
-        if not item.pending:
-            continue
-        row = item.extra["row"]
-        item.extra["search"] = rules.product_search_document(row, item.extra["sources"])
-        current = current_rows.get(item.record_id)
-        if current is None:
-            item.action = "create"
-        else:
-            item.action = "update"
-            item.extra["row_changed"] = row_changed(item, current)
+        if item.pending:
+            item.extra["search"] = rules.product_search_document(
+                item.extra["row"], item.extra["sources"]
+            )
+    decide(pending)
 
 
 def write_products(items: list[BulkItem]) -> None:
     """Apply planned creates and updates: a few statements per table."""
-    now = now_ms()
-    creates = [item for item in items if item.action == "create"]
-    updates = [
-        item
-        for item in items
-        if item.action == "update"
-        and (
-            item.extra["row_changed"]
-            or item.extra["sources_changed"]
-            or item.extra["primary_changed"]
-        )
-    ]
-    ids = sql.allocate_ids(Product, len(creates))
-    for item, pk in zip(creates, ids, strict=True):
-        item.record_id = pk
-        item.extra["row"].update(id=pk, created_at=now, last_modified_at=now)
-    for item in updates:
-        item.extra["row"].update(id=item.record_id, last_modified_at=now)
-    columns = PRODUCTS.columns()
-    sql.insert_rows(Product, ["id", *columns], [item.extra["row"] for item in creates])
-    sql.update_rows(
-        Product,
-        [c for c in columns if c != "created_at"],
-        [item.extra["row"] for item in updates],
-    )
+    creates, updates = write_records(PRODUCTS, items, changed=("primary_changed",))
     touched = creates + updates
-    sql.replace_sources(
-        ProductSource,
-        [item.record_id for item in touched if item.extra["sources_changed"]],
-        {item.record_id: item.extra["sources"] for item in touched},
-    )
     _write_primary([item for item in touched if item.extra["primary_changed"]])
     _write_search(
         [
@@ -193,42 +146,18 @@ def _write_primary(items: list[BulkItem]) -> None:
             )
 
 
-def product_bulk_upsert(
-    *,
-    items: list[BulkItem],
-    lookup_key: str,
-    directives: Directives,
-    dry_run: bool = False,
-    atomic: bool = False,
-) -> list[BulkItem]:
-    """Create or update many products; one outcome per item, in request order."""
-    mark_duplicate_keys(items, lookup_key)
-    return run_bulk(
-        items,
-        plan=lambda batch: plan_products(batch, lookup_key, directives),
-        write=write_products,
-        dry_run=dry_run,
-        atomic=atomic,
-    )
+def plan_product_deletes(items: list[BulkItem], lookup_key: str) -> None:
+    plan_deletes(PRODUCTS, items, _match(items, lookup_key), lookup_key)
 
 
-def product_bulk_delete(
-    *, items: list[BulkItem], lookup_key: str, dry_run: bool = False, atomic: bool = False
-) -> list[BulkItem]:
-    """Delete many products by key; unknown keys fail with 80006."""
-    mark_duplicate_keys(items, lookup_key)
-
-    def plan(batch):
-        plan_deletes(PRODUCTS, batch, _match(batch, lookup_key), lookup_key)
-
-    def write(batch):
-        Product.objects.filter(pk__in=[item.record_id for item in batch]).delete()
-
-    return run_bulk(
-        items, plan=plan, write=write, dry_run=dry_run, atomic=atomic, writes=("delete",)
-    )
+def delete_products(items: list[BulkItem]) -> None:
+    Product.objects.filter(pk__in=[item.record_id for item in items]).delete()
 
 
+# Create or update many products; one outcome per item, in request order.
+product_bulk_upsert = upserts(plan_products, write_products)
+# Delete many products by key; unknown keys fail with 80006.
+product_bulk_delete = deletes(plan_product_deletes, delete_products)
 PRODUCT_WRITES = RecordWrites(PRODUCTS, product_bulk_upsert, product_bulk_delete)
 product_create = PRODUCT_WRITES.create
 product_update = PRODUCT_WRITES.update

@@ -13,9 +13,12 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.db import transaction
 
+from catalogue import rules
 from catalogue.errors import CatalogueError, Code
 from catalogue.localized import localized_fields
+from catalogue.models.base import now_ms
 from catalogue.records import RecordChanges, RecordSpec, describe_key
+from catalogue.services import sql
 from catalogue.services.bulk import BulkItem, Directives
 
 
@@ -151,16 +154,139 @@ def row_changed(item: BulkItem, current: dict, ignored=("last_modified_at",)) ->
     return any(row[column] != current[column] for column in row if column not in ignored)
 
 
+# The shared plan and write ----------------------------------------------------------------
+
+
+def plan_records(
+    spec: RecordSpec,
+    items: list[BulkItem],
+    lookup_key: str,
+    directives: Directives,
+    *,
+    found: dict,
+    relate: Callable[[list[BulkItem], dict], None] | None = None,
+) -> tuple[list[BulkItem], dict]:
+    """The plan every entity shares, up to deciding the action.
+
+    Items are matched (`found`: key -> ids), their records locked and read, their changes
+    merged into rows; then the rules: default-language name, source pairs, slugs. `relate`
+    (pending items, current rows) resolves the entity's own relations in between, so an item
+    whose relation fails goes no further. Returns the pending items and the current rows.
+    """
+    apply_matches(spec, items, found, lookup_key, directives)
+    pending = [item for item in items if item.pending]
+    current_rows, current_sources = load_current(
+        spec, [item.record_id for item in pending if item.record_id]
+    )
+    for item in pending:
+        if item.record_id not in current_rows:  # no match, or deleted meanwhile
+            if item.must_exist:
+                item.fail(spec.not_found_error(describe_key(lookup_key, item.key)))
+            item.record_id = None
+        else:
+            item.extra["current"] = current_rows[item.record_id]
+        if item.pending:
+            item.extra["row"] = merge_row(spec, item, current_rows.get(item.record_id), directives)
+    if "name" in localized_fields(spec.model):
+        rules.require_default_name(spec, pending)
+    for item in pending:
+        if item.pending and spec.source_model is not None:
+            old_sources = current_sources.get(item.record_id, [])
+            item.extra["sources"] = rules.wanted_sources(item, old_sources)
+            item.extra["sources_changed"] = item.extra["sources"] != old_sources
+        else:
+            item.extra.setdefault("sources_changed", False)
+    if relate is not None:
+        relate(pending, current_rows)
+    if spec.source_model is not None:
+        rules.check_source_pairs(spec, pending)
+    if "slug" in localized_fields(spec.model):
+        rules.plan_slugs(spec, pending)
+    return pending, current_rows
+
+
+def decide(items: list[BulkItem]) -> None:
+    """Create what has no current row, update the rest (noting whether the row changed)."""
+    for item in items:
+        if not item.pending:
+            continue
+        current = item.extra.get("current")
+        if current is None:
+            item.action = "create"
+        else:
+            item.action = "update"
+            item.extra["row_changed"] = row_changed(item, current)
+
+
+def write_records(
+    spec: RecordSpec,
+    items: list[BulkItem],
+    *,
+    changed: tuple[str, ...] = (),
+    insert_defaults: dict | None = None,
+    update_columns: tuple[str, ...] = (),
+    prepare: Callable[[list[BulkItem], list[BulkItem], dict], None] | None = None,
+) -> tuple[list[BulkItem], list[BulkItem]]:
+    """Insert the created rows and update the changed ones, a statement each; replace the
+    source sets that changed. An update is written when its row, its sources or one of the
+    `changed` flags in its extra changed; unchanged items keep their lastModifiedAt.
+
+    `prepare(creates, updates, new_ids)` fixes rows up once ids are known (`new_ids` maps
+    ("new", index) to the id given to that item). Returns (creates, updates).
+    """
+    now = now_ms()
+    creates = [item for item in items if item.action == "create"]
+    updates = [
+        item
+        for item in items
+        if item.action == "update"
+        and (
+            item.extra["row_changed"]
+            or item.extra["sources_changed"]
+            or any(item.extra.get(flag) for flag in changed)
+        )
+    ]
+    ids = sql.allocate_ids(spec.model, len(creates))
+    new_ids = {("new", item.index): pk for item, pk in zip(creates, ids, strict=True)}
+    for item, pk in zip(creates, ids, strict=True):
+        item.record_id = pk
+        item.extra["row"].update(id=pk, created_at=now, last_modified_at=now)
+        item.extra["row"].update(insert_defaults or {})
+    for item in updates:
+        item.extra["row"].update(id=item.record_id, last_modified_at=now)
+    if prepare is not None:
+        prepare(creates, updates, new_ids)
+    columns = spec.columns()
+    sql.insert_rows(
+        spec.model,
+        ["id", *columns, *(insert_defaults or {})],
+        [item.extra["row"] for item in creates],
+    )
+    sql.update_rows(
+        spec.model,
+        [c for c in columns if c != "created_at"] + list(update_columns),
+        [item.extra["row"] for item in updates],
+    )
+    if spec.source_model is not None:
+        touched = creates + updates
+        sql.replace_sources(
+            spec.source_model,
+            [item.record_id for item in touched if item.extra["sources_changed"]],
+            {item.record_id: item.extra["sources"] for item in touched},
+        )
+    return creates, updates
+
+
 # Single-record writes ------------------------------------------------------------------------
 
 Upsert = Callable[..., list[BulkItem]]
 
 
-def write_one(upsert: Upsert, *, changes: RecordChanges, record_id: int | None = None) -> int:
-    """Create (no `record_id`) or update one record through the entity's bulk planner.
-
-    Raises the item's error, so a single write fails exactly as that item of a bulk would.
-    """
+def plan_one(
+    upsert: Upsert, *, changes: RecordChanges, record_id: int | None = None, dry_run: bool
+) -> BulkItem:
+    """Plan (and unless `dry_run`, write) a create (no `record_id`) or update of one record
+    through the entity's bulk planner; the item carries the outcome."""
     item = BulkItem(
         index=0,
         key=record_id,
@@ -168,7 +294,14 @@ def write_one(upsert: Upsert, *, changes: RecordChanges, record_id: int | None =
         changes=changes,
         must_exist=record_id is not None,
     )
-    upsert(items=[item], lookup_key="id", directives=Directives())
+    upsert(items=[item], lookup_key="id", directives=Directives(), dry_run=dry_run)
+    return item
+
+
+def write_one(upsert: Upsert, *, changes: RecordChanges, record_id: int | None = None) -> int:
+    """Create or update one record; raises the item's error, so a single write fails exactly
+    as that item of a bulk would."""
+    item = plan_one(upsert, changes=changes, record_id=record_id, dry_run=False)
     if item.error is not None:
         raise item.error
     return item.record_id
@@ -216,6 +349,11 @@ class RecordWrites:
     spec: RecordSpec
     bulk_upsert: Upsert
     bulk_delete: Upsert
+
+    def check(self, *, changes: RecordChanges, record_id: int | None = None):
+        """The error a create or update would end in, without writing; None when it would
+        succeed."""
+        return plan_one(self.bulk_upsert, changes=changes, record_id=record_id, dry_run=True).error
 
     def create(self, *, changes: RecordChanges) -> int:
         return write_one(self.bulk_upsert, changes=changes)
