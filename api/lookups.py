@@ -52,7 +52,7 @@ class Lookup:
             return Q(**{kind.field: value, kind.companion_field: companion_value}), description
         description = self.describe(key, value)
         if key == "id":
-            if not value.isdigit() or len(value) > 18:
+            if not (value.isascii() and value.isdigit()) or len(value) > 18:
                 raise CatalogueError(self.not_found, f"{description} not found")
             return Q(pk=int(value)), description
         return Q(**{kind.field: value}), description

@@ -70,6 +70,7 @@ if importlib.util.find_spec("benchmark") is not None:
 MIDDLEWARE = [
     "api.middleware.RequestIdMiddleware",
     "api.middleware.BodySizeLimitMiddleware",
+    "api.middleware.UnstorableTextMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -212,7 +213,11 @@ SPECTACULAR_SETTINGS = {
         "`Authorization: Bearer <token>`. Successes answer in an envelope (`data`, `messages`, "
         "and the paging fields for lists); every error answers "
         '`{"error": {"code", "status", "type", "messages", "moreInfo"}}` and each operation '
-        "lists the error codes it can return."
+        "lists the error codes it can return.\n\n"
+        "Input limits (400 `10007` above them, naming the limit): every list filter takes at "
+        "most 1,000 values, `term` at most 200 characters, and no text may contain NUL "
+        "(`\\u0000`) or a lone surrogate. `page` is at most 1,000,000,000. Every request runs "
+        "under a server-side time limit; one that exceeds it gets 503 `10014`."
     ),
     "VERSION": "2.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
