@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 import dj_database_url
+from django.conf import global_settings
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -115,6 +116,10 @@ DATABASES = {
 }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
+# People's passwords use Django's default (the first); API client secrets, which are long and
+# random, a keyed hash that is fast to check (see api/hashers.py and CLIENT_SECRET_HASHER).
+PASSWORD_HASHERS = [*global_settings.PASSWORD_HASHERS, "api.hashers.ClientSecretHasher"]
+
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
@@ -154,6 +159,14 @@ DATA_UPLOAD_MAX_NUMBER_FIELDS = 10000
 # The benchmark's baseline view; never on in a real deployment.
 BENCHMARK_VIEWS = env_bool("BENCHMARK_VIEWS", False)
 JWT_ISSUER = os.environ.get("JWT_ISSUER", "catalogue")
+# Failed authentications before a lockout ("count/period", a sliding window; see api/lockout.py).
+TOKEN_FAILURES_PER_CLIENT = os.environ.get("TOKEN_FAILURES_PER_CLIENT", "10/min")
+TOKEN_FAILURES_PER_ADDRESS = os.environ.get("TOKEN_FAILURES_PER_ADDRESS", "30/min")
+ADMIN_LOGIN_FAILURES_PER_USER = os.environ.get("ADMIN_LOGIN_FAILURES_PER_USER", "5/15min")
+ADMIN_LOGIN_FAILURES_PER_ADDRESS = os.environ.get("ADMIN_LOGIN_FAILURES_PER_ADDRESS", "20/15min")
+# Trusted proxies in front of the server: the caller's address is the entry the outermost of
+# them added to X-Forwarded-For. 0 = use the connection's address.
+NUM_PROXIES = int(os.environ.get("NUM_PROXIES", "0"))
 
 API_SCOPES = {
     "product.read": "Read products",
@@ -172,6 +185,8 @@ OAUTH2_PROVIDER = {
     "ACCESS_TOKEN_EXPIRE_SECONDS": TOKEN_TTL,
     "ACCESS_TOKEN_GENERATOR": "api.tokens.generate_access_token",
     "SCOPES_BACKEND_CLASS": "api.oauth.ClientScopes",
+    "OAUTH2_VALIDATOR_CLASS": "api.oauth.ClientValidator",
+    "CLIENT_SECRET_HASHER": "hmac_sha256",
     # Store only a checksum of each access token: a database dump yields no usable token.
     "COMPLIANT_BCP_RFC9700_TOKEN_STORAGE": True,
     "REFRESH_TOKEN_REUSE_PROTECTION": True,
