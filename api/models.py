@@ -35,7 +35,8 @@ class ClientScopes(models.Model):
 
 
 class IdempotencyRecord(models.Model):
-    """The first response to a POST with an Idempotency-Key, kept for replays."""
+    """The first response to a POST with an Idempotency-Key, kept for replays; while that
+    request runs, its claim on the key."""
 
     client_id = models.CharField(max_length=100)
     key = models.CharField(max_length=255)
@@ -45,6 +46,10 @@ class IdempotencyRecord(models.Model):
     status = models.PositiveSmallIntegerField(null=True)
     body = models.BinaryField(null=True)
     headers = models.JSONField(default=dict)
+    # The run working on an unfinished record, and until when it counts as alive (renewed
+    # while it runs; see api/idempotency.py).
+    lease_owner = models.CharField(max_length=32, blank=True, default="")
+    lease_expires_at = models.DateTimeField(null=True)
 
     class Meta:
         constraints = [
