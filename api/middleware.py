@@ -136,3 +136,83 @@ class TerminatedInputMiddleware:
             ],
         )
         return [body]
+
+
+# Server-side time limits ---------------------------------------------------------------------
+
+_BULK_PATH = re.compile(r"^/v2/.+/bulk(/|$)")
+_EXPORT_PATH = re.compile(r"^/v2/[^/]+/export/?$")
+_SEARCH_PATH = re.compile(r"^/v2/.+/search/?$")
+current_timeout_seconds: ContextVar[float | None] = ContextVar("statement_timeout", default=None)
+
+
+def request_class(method: str, path: str) -> str:
+    """Which time limit a request runs under: read, write, bulk, export or other."""
+    if not path.startswith("/v2/"):
+        return "other"
+    if method in ("GET", "HEAD"):
+        return "export" if _EXPORT_PATH.match(path) else "read"
+    if method == "POST" and _BULK_PATH.match(path):
+        return "bulk"
+    if method == "POST" and _SEARCH_PATH.match(path):
+        return "read"
+    return "write"
+
+
+def _apply_statement_timeout(wrapper, seconds: float) -> None:
+    """Give the thread's open database connection this statement_timeout.
+
+    Outside a transaction the setting is for the session, and it is sent only when it
+    changes; inside one (tests run in one) it lasts until that transaction ends. It goes
+    straight to the driver: connection set-up, not one of the request's queries.
+    """
+    raw = wrapper.connection
+    if raw is None:
+        return  # applied when the connection opens (see apply_to_new_connection)
+    value = f"{round(seconds * 1000)}ms"
+    if wrapper.in_atomic_block:
+        raw.execute("SELECT set_config('statement_timeout', %s, true)", [value])
+        return
+    if getattr(wrapper, "statement_timeout_applied", None) == (raw, value):
+        return
+    raw.execute("SELECT set_config('statement_timeout', %s, false)", [value])
+    wrapper.statement_timeout_applied = (raw, value)
+
+
+def apply_to_new_connection(sender, connection, **kwargs) -> None:
+    """connection_created: a connection opened during a request gets that request's limit."""
+    seconds = current_timeout_seconds.get()
+    if seconds is not None:
+        _apply_statement_timeout(connection, seconds)
+
+
+class StatementTimeoutMiddleware:
+    """Run every request under a PostgreSQL statement_timeout chosen by its class.
+
+    Reads (GET, …/search), writes, bulk writes and exports each have a limit (settings
+    STATEMENT_TIMEOUT_*, seconds; 0 = none); a statement that runs longer is cancelled and the
+    request answers 503 (api/exceptions.py). Everything else (admin, token endpoint, health)
+    has its own. The setting stays on the connection after the response, so a streamed export
+    keeps its limit, and a request of the same class on the same connection sends nothing.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+        from django.db.backends.signals import connection_created
+
+        connection_created.connect(apply_to_new_connection, dispatch_uid="statement-timeout")
+
+    def __call__(self, request):
+        from django.conf import settings
+        from django.db import connection
+
+        seconds = settings.STATEMENT_TIMEOUTS[request_class(request.method, request.path)]
+        token = current_timeout_seconds.set(seconds)
+        try:
+            try:
+                _apply_statement_timeout(connection, seconds)
+            except Exception:  # a broken connection: the request's first query reports it
+                logging.getLogger("api").warning("Could not set statement_timeout", exc_info=True)
+            return self.get_response(request)
+        finally:
+            current_timeout_seconds.reset(token)

@@ -80,6 +80,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "api.middleware.StatementTimeoutMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -156,6 +157,18 @@ MAX_REQUEST_BYTES = int(os.environ.get("MAX_REQUEST_BYTES", str(32 * 1024 * 1024
 # Django's own form-body limit would otherwise cut large bulk bodies at 2.5 MB.
 DATA_UPLOAD_MAX_MEMORY_SIZE = MAX_REQUEST_BYTES
 DATA_UPLOAD_MAX_NUMBER_FIELDS = 10000
+# Server-side time limits per request class, in seconds (0 = none): a statement running longer
+# is cancelled and the request answers 503. "other" is the admin, the token endpoint and health.
+STATEMENT_TIMEOUTS = {
+    name: float(os.environ.get(f"STATEMENT_TIMEOUT_{name.upper()}", default))
+    for name, default in (
+        ("read", "10"),
+        ("write", "30"),
+        ("bulk", "60"),
+        ("export", "1800"),
+        ("other", "300"),
+    )
+}
 # The benchmark's baseline view; never on in a real deployment.
 BENCHMARK_VIEWS = env_bool("BENCHMARK_VIEWS", False)
 JWT_ISSUER = os.environ.get("JWT_ISSUER", "catalogue")
