@@ -9,6 +9,7 @@ import orjson
 from rest_framework.response import Response
 
 from api.exceptions import ApiError
+from api.inputs import find_bad_text
 from api.parsers import reject_empty_body
 from api.results import item_result, summary
 from api.structs import schema_error
@@ -164,6 +165,11 @@ def build_items(
         items.append(item)
         if not isinstance(raw, dict):
             item.fail(CatalogueError(Code.SCHEMA_VALIDATION, "item must be a JSON object"))
+            continue
+        problem = find_bad_text(raw)
+        if problem is not None:
+            item.key_value = raw.get(key.fields[-1])
+            item.fail(CatalogueError(Code.SCHEMA_VALIDATION, problem))
             continue
         read = key.read(raw)
         if read is None:

@@ -12,6 +12,8 @@ from catalogue.errors import Code
 
 DEFAULT_PAGE_SIZE = 12
 MAX_PAGE_SIZE = 1000
+# Deeper pages are never useful, and page times offset must stay a PostgreSQL bigint.
+MAX_PAGE = 1_000_000_000
 
 
 def iso(value: datetime | None) -> str | None:
@@ -53,26 +55,29 @@ class Page:
         return (self.number - 1) * self.size
 
 
-def _positive_int(value, name: str) -> int:
+def _positive_int(value, name: str, maximum: int) -> int:
+    """An integer from 1 to `maximum`, given as a JSON number or as ASCII digits."""
     if isinstance(value, bool):
         raise ApiError(Code.PAGINATION, f"{name} must be a positive integer")
     if isinstance(value, int):
         number = value
-    elif isinstance(value, str) and value.strip().isdigit():
-        number = int(value.strip())
+    elif isinstance(value, str) and value.strip().isascii() and value.strip().isdigit():
+        digits = value.strip().lstrip("0") or "0"
+        # Longer than the maximum's digits is over it; int() of a huge text is slow.
+        number = maximum + 1 if len(digits) > len(str(maximum)) else int(digits)
     else:
         raise ApiError(Code.PAGINATION, f"{name} must be a positive integer")
     if number < 1:
         raise ApiError(Code.PAGINATION, f"{name} must be a positive integer")
+    if number > maximum:
+        raise ApiError(Code.PAGINATION, f"{name} must not exceed {maximum}")
     return number
 
 
 def parse_page(page=None, offset=None) -> Page:
     """Validate `page` (1-based) and `offset` (page size) as the contract defines them."""
-    number = 1 if page is None else _positive_int(page, "page")
-    size = DEFAULT_PAGE_SIZE if offset is None else _positive_int(offset, "offset")
-    if size > MAX_PAGE_SIZE:
-        raise ApiError(Code.PAGINATION, f"offset must not exceed {MAX_PAGE_SIZE}")
+    number = 1 if page is None else _positive_int(page, "page", MAX_PAGE)
+    size = DEFAULT_PAGE_SIZE if offset is None else _positive_int(offset, "offset", MAX_PAGE_SIZE)
     return Page(number=number, size=size)
 
 

@@ -2,8 +2,10 @@
 
 import logging
 
+import psycopg
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import RequestDataTooBig
+from django.db import Error, InterfaceError, OperationalError
 from django.http import Http404, JsonResponse
 from rest_framework import exceptions
 from rest_framework.response import Response
@@ -69,6 +71,29 @@ _DRF_CODES: list[tuple[type[Exception], Code]] = [
 ]
 
 
+def _database_failure(exc) -> tuple[str, dict[str, str]] | None:
+    """(message, headers) for a 503 when the database stopped a statement or cannot be
+    reached; None for any other database error."""
+    if not isinstance(exc, Error):
+        return None
+    cause = exc.__cause__
+    if isinstance(cause, psycopg.errors.QueryCanceled):
+        return (
+            "The request took too long and was stopped by the server's time limit; "
+            "narrow it (fewer filter values, a smaller page) or try again later",
+            {},
+        )
+    sqlstate = getattr(cause, "sqlstate", None) or ""
+    unreachable = isinstance(exc, InterfaceError) or (
+        isinstance(exc, OperationalError)
+        and isinstance(cause, psycopg.OperationalError)
+        and (not sqlstate or sqlstate.startswith("08") or sqlstate in ("57P01", "57P02", "57P03"))
+    )
+    if unreachable:
+        return "Database unavailable; try again shortly", {"Retry-After": "5"}
+    return None
+
+
 def exception_handler(exc, context):
     from api.idempotency import Replay
 
@@ -87,6 +112,10 @@ def exception_handler(exc, context):
         code, messages = Code.INSUFFICIENT_SCOPE, ["Permission denied"]
     elif isinstance(exc, RequestDataTooBig):
         code, messages = Code.PAYLOAD_TOO_LARGE, ["Request body is too large"]
+    elif (failure := _database_failure(exc)) is not None:
+        logger.warning("Database failure: %s", exc)
+        code, messages, status = Code.INTERNAL_ERROR, [failure[0]], 503
+        headers.update(failure[1])
     elif isinstance(exc, exceptions.APIException):
         code = next((c for cls, c in _DRF_CODES if isinstance(exc, cls)), Code.INTERNAL_ERROR)
         messages = _messages(exc.detail)

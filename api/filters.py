@@ -10,6 +10,7 @@ from django.db.models.functions import Greatest
 
 from api.envelope import Page, parse_page
 from api.exceptions import ApiError
+from api.inputs import checked_query, checked_search_body
 from api.params import parse_expands, response_language
 from catalogue.errors import Code
 from catalogue.localized import language_codes
@@ -132,6 +133,7 @@ def _sort_from_body(value) -> list[tuple[str, bool]]:
 
 def params_from_query(query, filterset_class, expands_allowed: set[str]) -> SearchParams:
     """Read a GET list's query string."""
+    query = checked_query(query, filterset_class)
     filters: dict[str, str] = {}
     sources = None
     for key in query:
@@ -165,6 +167,7 @@ def params_from_body(body, filterset_class, expands_allowed: set[str]) -> Search
     """Read a POST …/search body: {filters, sort, page, offset, language, expands}."""
     if not isinstance(body, dict):
         raise ApiError(Code.INVALID_JSON_PAYLOAD, "Request body must be a JSON object")
+    body = checked_search_body(body, filterset_class)
     unknown = sorted(set(body) - {"filters", *CONTROL_PARAMS})
     if unknown:
         raise ApiError(Code.SCHEMA_VALIDATION, f"{unknown[0]}: unknown field")

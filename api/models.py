@@ -11,7 +11,8 @@ def validate_scope_list(value: str) -> None:
 
 
 class ClientScopes(models.Model):
-    """The scopes an API client (an OAuth2 application) may request."""
+    """What an operator allows an API client (an OAuth2 application): the scopes it may
+    request, and whether it may have tokens at all."""
 
     application = models.OneToOneField(
         oauth2_settings.APPLICATION_MODEL,
@@ -20,6 +21,9 @@ class ClientScopes(models.Model):
     )
     scopes = models.TextField(
         blank=True, validators=[validate_scope_list], help_text="Space-separated scopes."
+    )
+    enabled = models.BooleanField(
+        default=True, help_text="A disabled client gets no tokens; its tokens were revoked."
     )
 
     class Meta:
@@ -31,7 +35,8 @@ class ClientScopes(models.Model):
 
 
 class IdempotencyRecord(models.Model):
-    """The first response to a POST with an Idempotency-Key, kept for replays."""
+    """The first response to a POST with an Idempotency-Key, kept for replays; while that
+    request runs, its claim on the key."""
 
     client_id = models.CharField(max_length=100)
     key = models.CharField(max_length=255)
@@ -41,6 +46,10 @@ class IdempotencyRecord(models.Model):
     status = models.PositiveSmallIntegerField(null=True)
     body = models.BinaryField(null=True)
     headers = models.JSONField(default=dict)
+    # The run working on an unfinished record, and until when it counts as alive (renewed
+    # while it runs; see api/idempotency.py).
+    lease_owner = models.CharField(max_length=32, blank=True, default="")
+    lease_expires_at = models.DateTimeField(null=True)
 
     class Meta:
         constraints = [
@@ -68,3 +77,21 @@ class RateWindow(models.Model):
 
     def __str__(self) -> str:
         return f"{self.client_id}@{self.window_start}: {self.count}"
+
+
+class AuthFailure(models.Model):
+    """One failed authentication, kept while it counts towards a lockout (see api/lockout.py).
+
+    The table is UNLOGGED (see its migration): losing it in a crash only forgets failures.
+    """
+
+    scope = models.CharField(max_length=32)
+    # SHA-256 of the client id, address or user name: any length, nothing readable kept.
+    key = models.CharField(max_length=64)
+    at = models.DateTimeField(db_index=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["scope", "key", "at"], name="auth_failure_lookup")]
+
+    def __str__(self) -> str:
+        return f"{self.scope}:{self.key[:8]}@{self.at:%Y-%m-%dT%H:%M:%S}"

@@ -338,8 +338,8 @@ def list_parameters(filterset_class, expands: Iterable[str]) -> list[OpenApiPara
 
 
 FILTER_DESCRIPTIONS = {
-    "term": "Text search over names in every language, codes and source ids; ranked.",
-    "ids": "Record ids, comma-separated.",
+    "term": "Text search over names in every language, codes and source ids; ranked. At most 200 characters.",
+    "ids": "Record ids, comma-separated; at most 1,000 (every list filter takes at most 1,000 values).",
     "createdAtFrom": "Created at or after this time.",
     "createdAtTo": "Created before this time.",
     "lastModifiedAtFrom": "Last modified at or after this time.",

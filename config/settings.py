@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 import dj_database_url
+from django.conf import global_settings
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -70,6 +71,7 @@ if importlib.util.find_spec("benchmark") is not None:
 MIDDLEWARE = [
     "api.middleware.RequestIdMiddleware",
     "api.middleware.BodySizeLimitMiddleware",
+    "api.middleware.UnstorableTextMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -78,6 +80,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "api.middleware.StatementTimeoutMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -113,6 +116,10 @@ DATABASES = {
     )
 }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# People's passwords use Django's default (the first); API client secrets, which are long and
+# random, a keyed hash that is fast to check (see api/hashers.py and CLIENT_SECRET_HASHER).
+PASSWORD_HASHERS = [*global_settings.PASSWORD_HASHERS, "api.hashers.ClientSecretHasher"]
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -150,9 +157,29 @@ MAX_REQUEST_BYTES = int(os.environ.get("MAX_REQUEST_BYTES", str(32 * 1024 * 1024
 # Django's own form-body limit would otherwise cut large bulk bodies at 2.5 MB.
 DATA_UPLOAD_MAX_MEMORY_SIZE = MAX_REQUEST_BYTES
 DATA_UPLOAD_MAX_NUMBER_FIELDS = 10000
+# Server-side time limits per request class, in seconds (0 = none): a statement running longer
+# is cancelled and the request answers 503. "other" is the admin, the token endpoint and health.
+STATEMENT_TIMEOUTS = {
+    name: float(os.environ.get(f"STATEMENT_TIMEOUT_{name.upper()}", default))
+    for name, default in (
+        ("read", "10"),
+        ("write", "30"),
+        ("bulk", "60"),
+        ("export", "1800"),
+        ("other", "300"),
+    )
+}
 # The benchmark's baseline view; never on in a real deployment.
 BENCHMARK_VIEWS = env_bool("BENCHMARK_VIEWS", False)
 JWT_ISSUER = os.environ.get("JWT_ISSUER", "catalogue")
+# Failed authentications before a lockout ("count/period", a sliding window; see api/lockout.py).
+TOKEN_FAILURES_PER_CLIENT = os.environ.get("TOKEN_FAILURES_PER_CLIENT", "10/min")
+TOKEN_FAILURES_PER_ADDRESS = os.environ.get("TOKEN_FAILURES_PER_ADDRESS", "30/min")
+ADMIN_LOGIN_FAILURES_PER_USER = os.environ.get("ADMIN_LOGIN_FAILURES_PER_USER", "5/15min")
+ADMIN_LOGIN_FAILURES_PER_ADDRESS = os.environ.get("ADMIN_LOGIN_FAILURES_PER_ADDRESS", "20/15min")
+# Trusted proxies in front of the server: the caller's address is the entry the outermost of
+# them added to X-Forwarded-For. 0 = use the connection's address.
+NUM_PROXIES = int(os.environ.get("NUM_PROXIES", "0"))
 
 API_SCOPES = {
     "product.read": "Read products",
@@ -171,6 +198,8 @@ OAUTH2_PROVIDER = {
     "ACCESS_TOKEN_EXPIRE_SECONDS": TOKEN_TTL,
     "ACCESS_TOKEN_GENERATOR": "api.tokens.generate_access_token",
     "SCOPES_BACKEND_CLASS": "api.oauth.ClientScopes",
+    "OAUTH2_VALIDATOR_CLASS": "api.oauth.ClientValidator",
+    "CLIENT_SECRET_HASHER": "hmac_sha256",
     # Store only a checksum of each access token: a database dump yields no usable token.
     "COMPLIANT_BCP_RFC9700_TOKEN_STORAGE": True,
     "REFRESH_TOKEN_REUSE_PROTECTION": True,
@@ -212,7 +241,11 @@ SPECTACULAR_SETTINGS = {
         "`Authorization: Bearer <token>`. Successes answer in an envelope (`data`, `messages`, "
         "and the paging fields for lists); every error answers "
         '`{"error": {"code", "status", "type", "messages", "moreInfo"}}` and each operation '
-        "lists the error codes it can return."
+        "lists the error codes it can return.\n\n"
+        "Input limits (400 `10007` above them, naming the limit): every list filter takes at "
+        "most 1,000 values, `term` at most 200 characters, and no text may contain NUL "
+        "(`\\u0000`) or a lone surrogate. `page` is at most 1,000,000,000. Every request runs "
+        "under a server-side time limit; one that exceeds it gets 503 `10014`."
     ),
     "VERSION": "2.0.0",
     "SERVE_INCLUDE_SCHEMA": False,

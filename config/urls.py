@@ -2,9 +2,9 @@ from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
-from oauth2_provider.views import TokenView
 from rest_framework.negotiation import DefaultContentNegotiation
 
+from api.oauth import ThrottledTokenView
 from api.views import service
 
 
@@ -16,7 +16,7 @@ class SchemaView(SpectacularAPIView):
 
 
 urlpatterns = [
-    re_path(r"^oauth2/token/?$", TokenView.as_view(), name="token"),
+    re_path(r"^oauth2/token/?$", ThrottledTokenView.as_view(), name="token"),
     path("health/live", service.live, name="health-live"),
     path("health/ready", service.ready, name="health-ready"),
     path("v2/schema/", SchemaView.as_view(), name="schema"),

@@ -13,12 +13,14 @@ def _fresh_cache():
 
 
 @pytest.fixture(autouse=True)
-def _fast_secret_hashing(settings):
-    """Client secrets are hashed with the project's hasher; a cheap one keeps tests fast.
-
-    tests/api/test_auth.py checks the production hasher separately.
-    """
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+def _fast_password_hashing(settings):
+    """People's passwords (admin users) get a cheap hasher so tests stay fast; client secrets
+    keep the project's own, which is fast already (tests/api/test_credentials.py checks the
+    production list)."""
+    settings.PASSWORD_HASHERS = [
+        "django.contrib.auth.hashers.MD5PasswordHasher",
+        "api.hashers.ClientSecretHasher",
+    ]
 
 
 @pytest.fixture

@@ -88,6 +88,10 @@ def product_changes(name: str | None = "Product", **body) -> RecordChanges:
             changes.relations["parent"] = Ref(id=value["id"]) if value else None
         elif key == "sources":
             changes.sources = [(pair["source"], pair["sourceId"]) for pair in value]
+        elif key == "sourceId":
+            changes.add_sources.append((body["source"], value))
+        elif key == "source":
+            continue
         elif key == "language":
             changes.fields["language"] = value.upper()
         elif key in _YES_NO:

@@ -68,6 +68,11 @@ class RecordViewSet(ApiViewSet):
 
     resource: Resource
 
+    @property
+    def checks_text_per_item(self) -> bool:
+        """Bulk bodies are checked item by item (build_items), so one bad item fails alone."""
+        return getattr(self, "action", None) in ("bulk_upsert", "bulk_delete")
+
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
         if "resource" in cls.__dict__:

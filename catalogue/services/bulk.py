@@ -113,7 +113,9 @@ def run_bulk(
                     write([item for item in items if item.action in writes])
             return items
         except (IntegrityError, OperationalError) as exc:
-            if not _retryable(exc) or attempt == RETRIES:
+            if not _retryable(exc):
+                raise  # a time limit or a lost connection: the request fails as a whole
+            if attempt == RETRIES:
                 logger.warning("Bulk write failed (%s); applying items one by one", exc)
                 break
             logger.info("Bulk write conflicted (%s); retrying (attempt %s)", exc, attempt)
@@ -143,6 +145,8 @@ def _one_by_one(items, *, plan, write, failed_before, atomic, writes) -> list[Bu
                     if item.action in writes:
                         write([item])
             except DatabaseError as exc:
+                if isinstance(exc, OperationalError) and not _retryable(exc):
+                    raise
                 logger.warning("Bulk item %s failed: %s", item.index, exc)
                 item.fail(
                     CatalogueError(

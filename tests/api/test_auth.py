@@ -6,7 +6,6 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 import pytest
-from django.conf import global_settings
 from django.contrib.auth.hashers import check_password, identify_hasher
 from django.utils import timezone
 from jwcrypto import jwk, jwt
@@ -15,6 +14,7 @@ from oauth2_provider.models import get_access_token_model, get_application_model
 from api.services import api_client_create
 from api.tokens import signing_key
 from catalogue.models import Category
+from config import settings as project_settings
 from tests.assertions import assert_error, category_snapshot
 from tests.factories import (
     ALL_SCOPES,
@@ -156,13 +156,14 @@ def test_access_tokens_are_stored_only_as_checksums(issued):
 
 
 def test_client_secrets_are_stored_hashed(settings, db):
-    settings.PASSWORD_HASHERS = global_settings.PASSWORD_HASHERS  # the production hasher
+    settings.PASSWORD_HASHERS = project_settings.PASSWORD_HASHERS  # the production list
 
     issued = api_client_create(name="hashed", scopes=["category.read"])
 
     stored = Application.objects.get(client_id=issued.client_id).client_secret
     assert stored != issued.client_secret
-    assert identify_hasher(stored).algorithm == "pbkdf2_sha256"
+    assert issued.client_secret not in stored
+    assert identify_hasher(stored).algorithm == "hmac_sha256"
     assert check_password(issued.client_secret, stored)
     assert request_token(issued.client_id, issued.client_secret).status_code == 200
 

@@ -1,11 +1,18 @@
 """Idempotency-Key on POST: replay, conflicts, per-client keys, concurrency."""
 
+import threading
+import time
 from datetime import timedelta
 
 import pytest
+from django.db import connection
+from django.http import HttpResponse
 from django.utils import timezone
 
+from api import idempotency
+from api.idempotency import LEASE_SECONDS, Claim, LeaseKeeper, finish
 from api.models import IdempotencyRecord
+from api.resources.products import PRODUCTS_RESOURCE
 from catalogue.models import Category, Product, ProductSource
 from tests.api.test_bulk_products import ls, results, run_together, table_counts
 from tests.assertions import assert_error
@@ -256,9 +263,20 @@ def test_two_concurrent_requests_with_one_key_run_once(api_client_factory, write
         ]
     )
 
-    assert [response.status_code for response in responses] == [status, status]
-    assert responses[0].content == responses[1].content
-    assert sorted(response.has_header(REPLAYED) for response in responses) == [False, True]
+    # One runs; the other finds it running (409 at once) or, if it came after the first had
+    # finished, replays it.
+    first, second = sorted(responses, key=lambda response: response.has_header(REPLAYED))
+    first, second = sorted([first, second], key=lambda response: response.status_code == 409)
+    assert first.status_code == status, first.content
+    assert not first.has_header(REPLAYED)
+    if second.status_code == 409:
+        assert_running(second, "race")
+    else:
+        assert (second.status_code, second.content, second[REPLAYED]) == (
+            status,
+            first.content,
+            "true",
+        )
     expected = len(body["products"]) if "products" in body else 1
     assert model.objects.count() == expected
     assert IdempotencyRecord.objects.count() == 1
@@ -305,3 +323,183 @@ def test_concurrent_identical_creates_of_two_clients_both_succeed(api_client_fac
         response.content for response in responses
     ]
     assert sorted(Product.objects.values_list("slug_en", flat=True)) == ["valve", "valve-2"]
+
+
+# Leases: a running claim answers 409 at once; a dead one is taken over --------------------------
+
+
+def assert_running(response, key: str) -> None:
+    assert_error(
+        response,
+        409,
+        10017,
+        "PayloadValidationError",
+        [f"The request with Idempotency-Key [{key}] is still running; retry after it has finished"],
+    )
+    assert 1 <= int(response["Retry-After"]) <= LEASE_SECONDS
+
+
+def unfinished(record_id: int, lease_expires_at) -> None:
+    """Turn a finished record back into the claim of a run that is (or was) still working."""
+    IdempotencyRecord.objects.filter(pk=record_id).update(
+        completed=False,
+        status=None,
+        body=None,
+        headers={},
+        lease_owner="0" * 32,
+        lease_expires_at=lease_expires_at,
+    )
+
+
+def test_a_claim_whose_run_is_alive_answers_409_at_once(api):
+    path, body, _, _ = WRITES["product-create"]
+    api.post(path, body, headers=keyed("live"))
+    record = IdempotencyRecord.objects.get()
+    unfinished(record.pk, timezone.now() + timedelta(seconds=LEASE_SECONDS))
+    before = table_counts()
+
+    started = time.monotonic()
+    response = api.post(path, body, headers=keyed("live"))
+    elapsed = time.monotonic() - started
+
+    assert_running(response, "live")
+    assert elapsed < 2  # answered, not parked waiting for the other run
+    assert table_counts() == before
+    assert Product.objects.count() == 1
+
+
+def test_a_claim_whose_lease_ran_out_is_taken_over(api):
+    path, body, status, _ = WRITES["product-create"]
+    api.post(path, body, headers=keyed("dead"))
+    record = IdempotencyRecord.objects.get()
+    unfinished(record.pk, timezone.now() - timedelta(seconds=1))
+
+    response = api.post(path, body, headers=keyed("dead"))
+
+    assert response.status_code == status, response.content
+    assert not response.has_header(REPLAYED)
+    assert Product.objects.count() == 2
+    record.refresh_from_db()
+    assert (record.completed, record.status, bytes(record.body)) == (
+        True,
+        status,
+        response.content,
+    )
+    assert record.lease_owner != "0" * 32
+    again = api.post(path, body, headers=keyed("dead"))
+    assert (again.content, again[REPLAYED]) == (response.content, "true")
+
+
+def test_a_claim_without_a_lease_is_taken_over(api):
+    # Claims made before leases existed carry none; their runs are long gone.
+    path, body, status, _ = WRITES["category-create"]
+    api.post(path, body, headers=keyed("old-claim"))
+    unfinished(IdempotencyRecord.objects.get().pk, None)
+
+    response = api.post(path, body, headers=keyed("old-claim"))
+
+    assert response.status_code == status
+    assert Category.objects.count() == 2
+
+
+def test_a_different_request_on_a_running_key_is_422(api):
+    path, body, _, _ = WRITES["product-create"]
+    api.post(path, body, headers=keyed("live"))
+    unfinished(IdempotencyRecord.objects.get().pk, timezone.now() + timedelta(seconds=5))
+
+    response = api.post(path, {**body, "sku": "V-2"}, headers=keyed("live"))
+
+    assert_error(response, 422, 10017, "PayloadValidationError")
+    assert Product.objects.count() == 1
+
+
+def test_a_run_that_lost_its_claim_does_not_overwrite_the_new_runs_response(api):
+    path, body, _, _ = WRITES["product-create"]
+    response = api.post(path, body, headers=keyed("lost"))
+    record = IdempotencyRecord.objects.get()
+    stale = Claim(record.pk, "f" * 32)  # not the owner any more
+
+    finish(stale, HttpResponse(b"late", status=201))
+
+    record.refresh_from_db()
+    assert bytes(record.body) == response.content
+
+
+def test_a_key_holding_nul_is_400(api):
+    path, body, _, _ = WRITES["product-create"]
+
+    response = api.post(path, body, headers=keyed("a\x00b"))
+
+    assert_error(
+        response,
+        400,
+        10007,
+        "SchemaValidationException",
+        ["Idempotency-Key: must not contain NUL"],
+    )
+    assert not Product.objects.exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_lease_keeper_renews_the_claims_it_holds_and_no_others(api_client_factory):
+    api = api_client_factory(["product.write"])
+    path, body, _, _ = WRITES["product-create"]
+    api.post(path, body, headers=keyed("held"))
+    api.post(path, {**body, "sku": "V-2"}, headers=keyed("not-held"))
+    soon = timezone.now() + timedelta(seconds=1)
+    held, other = IdempotencyRecord.objects.order_by("pk")
+    for record in (held, other):
+        unfinished(record.pk, soon)
+    keeper = LeaseKeeper()
+    keeper.hold(Claim(held.pk, "0" * 32))
+
+    assert keeper.renew() == 1
+
+    held.refresh_from_db()
+    other.refresh_from_db()
+    assert held.lease_expires_at > timezone.now() + timedelta(seconds=LEASE_SECONDS - 2)
+    assert other.lease_expires_at == soon
+    keeper.release(Claim(held.pk, "0" * 32))
+    assert keeper.renew() == 0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_running_request_keeps_its_claim_alive(api_client_factory, monkeypatch):
+    # given a write that takes longer than a lease, with leases renewed every 0.2 s
+    monkeypatch.setattr(idempotency, "LEASE_SECONDS", 1)
+    monkeypatch.setattr(idempotency, "RENEW_EVERY_SECONDS", 0.2)
+    monkeypatch.setattr(idempotency, "lease_keeper", LeaseKeeper())
+    original = PRODUCTS_RESOURCE.writes
+    inside = threading.Event()
+
+    class SlowWrites:
+        def __getattr__(self, name):
+            return getattr(original, name)
+
+        def create(self, **kwargs):
+            inside.set()
+            time.sleep(2.5)
+            return original.create(**kwargs)
+
+    monkeypatch.setattr(PRODUCTS_RESOURCE, "writes", SlowWrites())
+    api = api_client_factory(["product.write"])
+    path, body, status, _ = WRITES["product-create"]
+    results: list = []
+    first = threading.Thread(
+        target=lambda: (
+            results.append(api.post(path, body, headers=keyed("slow"))),
+            connection.close(),
+        )
+    )
+
+    # when a retry arrives after more than one lease has passed
+    first.start()
+    assert inside.wait(10)
+    time.sleep(1.5)
+    retry = ApiCaller(api.token).post(path, body, headers=keyed("slow"))
+    first.join()
+
+    # then the first run still held the key, and ran alone
+    assert_running(retry, "slow")
+    assert results[0].status_code == status
+    assert Product.objects.count() == 1
