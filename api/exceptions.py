@@ -30,6 +30,14 @@ class ApiError(exceptions.APIException):
         super().__init__("; ".join(self.messages))
 
 
+class Replay(Exception):
+    """Raised to answer with a stored response instead of running the request again."""
+
+    def __init__(self, response):
+        self.response = response
+        super().__init__("idempotent replay")
+
+
 def error_body(code: Code, messages: list[str], status: int | None = None) -> dict:
     return {
         "error": {
@@ -95,8 +103,6 @@ def _database_failure(exc) -> tuple[str, dict[str, str]] | None:
 
 
 def exception_handler(exc, context):
-    from api.idempotency import Replay
-
     if isinstance(exc, Replay):
         return exc.response
     headers: dict[str, str] = {}

@@ -25,7 +25,7 @@ from django.db import connection
 from django.http import HttpResponse
 from django.utils import timezone
 
-from api.exceptions import ApiError
+from api.exceptions import ApiError, Replay
 from api.inputs import text_problem
 from api.models import IdempotencyRecord
 from catalogue.errors import Code
@@ -46,14 +46,6 @@ REPLAYED_HEADERS = ("ETag", "Location", "Content-Type")
 class Claim:
     record_id: int
     owner: str
-
-
-class Replay(Exception):
-    """Raised to answer with the stored response instead of running the request again."""
-
-    def __init__(self, response: HttpResponse):
-        self.response = response
-        super().__init__("idempotent replay")
 
 
 def request_hash(request) -> str:
