@@ -550,6 +550,220 @@ def _category_counts_drop(t: Tables) -> str:
     )
 
 
+# Clusters below categories (ClusterAncestor) and their counts (CategoryClusterDelta) -----------
+# The same structure as for products, without statuses.
+
+
+def _cluster_ancestors_of(t: Tables) -> str:
+    return f"""
+        JOIN {t.Category} c ON c.id = m.category_id
+        JOIN {t.Category} a ON a.tree_id = c.tree_id AND a.lft <= c.lft AND a.rght >= c.rght
+    """
+
+
+def _add_cluster_ancestors(t: Tables, rows: str) -> str:
+    return f"""
+    INSERT INTO {t.ClusterAncestor} AS t (category_id, cluster_id, paths)
+    SELECT a.id, m.cluster_id, count(*) FROM {rows} m {_cluster_ancestors_of(t)}
+    GROUP BY a.id, m.cluster_id
+    ON CONFLICT (category_id, cluster_id) DO UPDATE SET paths = t.paths + EXCLUDED.paths;
+    """
+
+
+def _remove_cluster_ancestors(t: Tables, rows: str) -> str:
+    return f"""
+    UPDATE {t.ClusterAncestor} t SET paths = t.paths - g.n
+    FROM (SELECT a.id, m.cluster_id, count(*) AS n FROM {rows} m {_cluster_ancestors_of(t)}
+          GROUP BY a.id, m.cluster_id) g
+    WHERE t.category_id = g.id AND t.cluster_id = g.cluster_id;
+    DELETE FROM {t.ClusterAncestor} t USING (SELECT DISTINCT cluster_id FROM {rows} m) g
+    WHERE t.cluster_id = g.cluster_id AND t.paths <= 0;
+    """
+
+
+CLUSTER_MOVED_BEFORE = (
+    "(SELECT b.* FROM before_rows b JOIN after_rows x ON x.id = b.id "
+    "WHERE (x.cluster_id, x.category_id) IS DISTINCT FROM (b.cluster_id, b.category_id))"
+)
+CLUSTER_MOVED_AFTER = CLUSTER_MOVED_BEFORE.replace("SELECT b.*", "SELECT x.*")
+
+
+def _cluster_ancestors_code(t: Tables) -> str:
+    memberships, category = t.ClusterCategory, t.Category
+    ancestors, deltas = t.ClusterAncestor, t.CategoryClusterDelta
+    lock = f"PERFORM pg_advisory_xact_lock_shared({CATEGORY_TREE_LOCK});"
+    return f"""
+    CREATE OR REPLACE FUNCTION catalogue_cluster_ancestors_added() RETURNS trigger
+    LANGUAGE plpgsql AS $$
+    BEGIN
+        {lock}
+        {_add_cluster_ancestors(t, "added")}
+        RETURN NULL;
+    END $$;
+    CREATE OR REPLACE FUNCTION catalogue_cluster_ancestors_removed() RETURNS trigger
+    LANGUAGE plpgsql AS $$
+    BEGIN
+        {lock}
+        {_remove_cluster_ancestors(t, "removed")}
+        RETURN NULL;
+    END $$;
+    ALTER FUNCTION catalogue_cluster_ancestors_removed()
+        SET enable_hashjoin = off SET enable_mergejoin = off;
+    CREATE OR REPLACE FUNCTION catalogue_cluster_ancestors_relinked() RETURNS trigger
+    LANGUAGE plpgsql AS $$
+    BEGIN
+        IF EXISTS (SELECT FROM {CLUSTER_MOVED_BEFORE} m) THEN
+            {lock}
+            {_remove_cluster_ancestors(t, CLUSTER_MOVED_BEFORE)}
+            {_add_cluster_ancestors(t, CLUSTER_MOVED_AFTER)}
+        END IF;
+        RETURN NULL;
+    END $$;
+    CREATE OR REPLACE FUNCTION catalogue_cluster_ancestors_truncated() RETURNS trigger
+    LANGUAGE plpgsql AS $$
+    BEGIN
+        IF EXISTS (SELECT FROM {ancestors}) THEN
+            TRUNCATE {ancestors};
+        END IF;
+        RETURN NULL;
+    END $$;
+    -- Run at commit, when the tree is whole again: the clusters below a moved category are
+    -- placed again under their categories' current ancestors.
+    CREATE OR REPLACE FUNCTION catalogue_category_moved_clusters() RETURNS trigger
+    LANGUAGE plpgsql AS $$
+    DECLARE
+        affected bigint[];
+    BEGIN
+        SELECT array_agg(DISTINCT m.cluster_id) INTO affected
+        FROM {category} moved
+        JOIN {category} d ON d.tree_id = moved.tree_id AND d.lft BETWEEN moved.lft AND moved.rght
+        JOIN {memberships} m ON m.category_id = d.id
+        WHERE moved.id = NEW.id;
+        IF affected IS NOT NULL THEN
+            DELETE FROM {ancestors} WHERE cluster_id = ANY(affected);
+            INSERT INTO {ancestors} (category_id, cluster_id, paths)
+            SELECT a.id, m.cluster_id, count(*)
+            FROM {memberships} m {_cluster_ancestors_of(t)}
+            WHERE m.cluster_id = ANY(affected)
+            GROUP BY a.id, m.cluster_id;
+        END IF;
+        RETURN NULL;
+    END $$;
+    CREATE OR REPLACE FUNCTION catalogue_clusters_below_added() RETURNS trigger
+    LANGUAGE plpgsql AS $$
+    BEGIN
+        INSERT INTO {deltas} (category_id, delta)
+        SELECT category_id, count(*) FROM added GROUP BY 1;
+        RETURN NULL;
+    END $$;
+    CREATE OR REPLACE FUNCTION catalogue_clusters_below_removed() RETURNS trigger
+    LANGUAGE plpgsql AS $$
+    BEGIN
+        INSERT INTO {deltas} (category_id, delta)
+        SELECT category_id, -count(*) FROM removed GROUP BY 1;
+        RETURN NULL;
+    END $$;
+    CREATE OR REPLACE FUNCTION catalogue_clusters_below_truncated() RETURNS trigger
+    LANGUAGE plpgsql AS $$
+    BEGIN
+        DELETE FROM {deltas};
+        RETURN NULL;
+    END $$;
+    DROP TRIGGER IF EXISTS {category}_moved_clusters ON {category};
+    CREATE CONSTRAINT TRIGGER {category}_moved_clusters AFTER UPDATE ON {category}
+        DEFERRABLE INITIALLY DEFERRED FOR EACH ROW
+        WHEN (OLD.parent_id IS DISTINCT FROM NEW.parent_id)
+        EXECUTE FUNCTION catalogue_category_moved_clusters();
+    """ + "".join(
+        [
+            _trigger(
+                f"{memberships}_ancestors_insert",
+                memberships,
+                "AFTER INSERT",
+                "REFERENCING NEW TABLE AS added FOR EACH STATEMENT "
+                "EXECUTE FUNCTION catalogue_cluster_ancestors_added()",
+            ),
+            _trigger(
+                f"{memberships}_ancestors_delete",
+                memberships,
+                "AFTER DELETE",
+                "REFERENCING OLD TABLE AS removed FOR EACH STATEMENT "
+                "EXECUTE FUNCTION catalogue_cluster_ancestors_removed()",
+            ),
+            _trigger(
+                f"{memberships}_ancestors_update",
+                memberships,
+                "AFTER UPDATE",
+                "REFERENCING OLD TABLE AS before_rows NEW TABLE AS after_rows FOR EACH STATEMENT "
+                "EXECUTE FUNCTION catalogue_cluster_ancestors_relinked()",
+            ),
+            _trigger(
+                f"{memberships}_ancestors_truncate",
+                memberships,
+                "AFTER TRUNCATE",
+                "FOR EACH STATEMENT EXECUTE FUNCTION catalogue_cluster_ancestors_truncated()",
+            ),
+            _trigger(
+                f"{ancestors}_counts_insert",
+                ancestors,
+                "AFTER INSERT",
+                "REFERENCING NEW TABLE AS added FOR EACH STATEMENT "
+                "EXECUTE FUNCTION catalogue_clusters_below_added()",
+            ),
+            _trigger(
+                f"{ancestors}_counts_delete",
+                ancestors,
+                "AFTER DELETE",
+                "REFERENCING OLD TABLE AS removed FOR EACH STATEMENT "
+                "EXECUTE FUNCTION catalogue_clusters_below_removed()",
+            ),
+            _trigger(
+                f"{ancestors}_counts_truncate",
+                ancestors,
+                "AFTER TRUNCATE",
+                "FOR EACH STATEMENT EXECUTE FUNCTION catalogue_clusters_below_truncated()",
+            ),
+        ]
+    )
+
+
+def _cluster_ancestors_setup(t: Tables) -> str:
+    return f"""
+    INSERT INTO {t.ClusterAncestor} (category_id, cluster_id, paths)
+        SELECT a.id, m.cluster_id, count(*)
+        FROM {t.ClusterCategory} m {_cluster_ancestors_of(t)}
+        GROUP BY a.id, m.cluster_id;
+    """
+
+
+def _cluster_ancestors_drop(t: Tables) -> str:
+    memberships, category, ancestors = t.ClusterCategory, t.Category, t.ClusterAncestor
+    return (
+        "".join(
+            f"DROP TRIGGER IF EXISTS {memberships}_ancestors_{event} ON {memberships};\n"
+            for event in ("insert", "delete", "update", "truncate")
+        )
+        + "".join(
+            f"DROP TRIGGER IF EXISTS {ancestors}_counts_{event} ON {ancestors};\n"
+            for event in ("insert", "delete", "truncate")
+        )
+        + f"DROP TRIGGER IF EXISTS {category}_moved_clusters ON {category};\n"
+        + "".join(
+            f"DROP FUNCTION IF EXISTS catalogue_{name}();\n"
+            for name in (
+                "cluster_ancestors_added",
+                "cluster_ancestors_removed",
+                "cluster_ancestors_relinked",
+                "cluster_ancestors_truncated",
+                "category_moved_clusters",
+                "clusters_below_added",
+                "clusters_below_removed",
+                "clusters_below_truncated",
+            )
+        )
+    )
+
+
 UNITS = {
     unit.name: unit
     for unit in (
@@ -569,6 +783,12 @@ UNITS = {
         ),
         Unit(
             "category_counts", _category_counts_setup, _category_counts_code, _category_counts_drop
+        ),
+        Unit(
+            "cluster_ancestors",
+            _cluster_ancestors_setup,
+            _cluster_ancestors_code,
+            _cluster_ancestors_drop,
         ),
     )
 }

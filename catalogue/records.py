@@ -100,6 +100,16 @@ class Ref:
         return f"sourceId [{self.source_id}] and source [{self.source}]"
 
 
+@dataclass(frozen=True)
+class ClusterRef:
+    """A reference to a cluster by id (a product placed in a cluster)."""
+
+    id: int
+
+    def describe(self) -> str:
+        return f"id [{self.id}]"
+
+
 def describe_key(lookup_key: str, key) -> str:
     """Name a record by a lookup key and its value, as every message does."""
     if lookup_key == "sourceId":

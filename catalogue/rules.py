@@ -234,6 +234,54 @@ def not_empty(spec: RecordSpec, record_id: int, reason: str) -> CatalogueError:
     )
 
 
+# Cluster configs -------------------------------------------------------------------------------
+
+CONFIG_NAME = r"^[A-Za-z0-9_]{2,35}$"
+CONFIG_NAME_PATTERN = re.compile(CONFIG_NAME)
+DISPLAY_TYPES = ("dropdown", "radio", "image", "color")
+
+
+def config_name_problem(name) -> str | None:
+    if not isinstance(name, str) or not CONFIG_NAME_PATTERN.match(name):
+        return "letters, digits and underscores, 2 to 35 of them"
+    return None
+
+
+def config_name_taken(name: str) -> CatalogueError:
+    return CatalogueError(
+        Code.CLUSTER_CONFIG_EXISTS, f"ClusterConfig with name [{name}] already exists"
+    )
+
+
+def setting_taken(attribute_name: str) -> CatalogueError:
+    return CatalogueError(
+        Code.CLUSTER_CONFIG_SETTING_EXISTS,
+        f"ClusterConfigSetting with attributeName [{attribute_name}] already exists in this "
+        "cluster config",
+    )
+
+
+def settings_problem(settings_) -> CatalogueError | None:
+    """The first broken rule of a config's settings: attribute names like product attribute
+    names, each once; display types of the known ones."""
+    seen = set()
+    for index, setting in enumerate(settings_):
+        if not ATTRIBUTE_NAME_PATTERN.match(setting.attribute_name or ""):
+            return CatalogueError(
+                Code.SCHEMA_VALIDATION,
+                f"settings[{index}].attributeName: must match {ATTRIBUTE_NAME}",
+            )
+        if setting.display_type not in DISPLAY_TYPES:
+            return CatalogueError(
+                Code.SCHEMA_VALIDATION,
+                f"settings[{index}].displayType: one of {', '.join(DISPLAY_TYPES)}",
+            )
+        if setting.attribute_name in seen:
+            return setting_taken(setting.attribute_name)
+        seen.add(setting.attribute_name)
+    return None
+
+
 # Search documents ------------------------------------------------------------------------------
 
 # Product codes the text search finds, besides names in every language and source ids.

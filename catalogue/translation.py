@@ -2,7 +2,7 @@
 
 from modeltranslation.translator import TranslationOptions, register
 
-from catalogue.models import Category, Product
+from catalogue.models import Category, Cluster, ClusterOption, Product
 
 COMMON_FIELDS = (
     "name",
@@ -26,5 +26,19 @@ class CategoryTranslation(TranslationOptions):
 @register(Product)
 class ProductTranslation(TranslationOptions):
     fields = (*COMMON_FIELDS, "notes", "package_description")
+    required_languages = ()
+    empty_values = ""
+
+
+@register(Cluster)
+class ClusterTranslation(TranslationOptions):
+    fields = COMMON_FIELDS
+    required_languages = ()
+    empty_values = ""
+
+
+@register(ClusterOption)
+class ClusterOptionTranslation(TranslationOptions):
+    fields = ("name", "description", "short_description")
     required_languages = ()
     empty_values = ""

@@ -11,7 +11,7 @@ from api.resources.base import RecordReference, Resource, reference
 from api.resources.fields import Field, Integer, YesNo
 from catalogue.errors import Code
 from catalogue.selectors.categories import ancestor_ids, with_child_counts
-from catalogue.selectors.counts import subtree_product_counts
+from catalogue.selectors.counts import subtree_item_counts
 from catalogue.services.categories import CATEGORIES, CATEGORY_WRITES
 
 
@@ -89,7 +89,7 @@ class Categories(Resource):
     def present_computed(self, records, *, language, expands):
         ids = [record.pk for record in records]
         paths = ancestor_ids(ids)
-        counts = subtree_product_counts(ids)
+        counts = subtree_item_counts(ids)
         related: dict[int, dict] = {}
         related_ids = set()
         if "parent" in expands:

@@ -1,13 +1,22 @@
 from django.db import migrations
 
-from catalogue.dbcode import UNITS, InstallDatabaseCode
+from catalogue.dbcode import InstallDatabaseCode
 
 
 class Migration(migrations.Migration):
-    """Install every unit of database code as catalogue/dbcode.py defines it now."""
+    """Install the units of database code of the earlier migrations as they are defined now."""
 
     dependencies = [
         ("catalogue", "0008_category_product_counts"),
     ]
 
-    operations = [InstallDatabaseCode(*UNITS, setup=False)]
+    operations = [
+        InstallDatabaseCode(
+            "row_counts",
+            "hour_counts",
+            "membership_status",
+            "product_ancestors",
+            "category_counts",
+            setup=False,
+        )
+    ]

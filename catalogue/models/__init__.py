@@ -7,6 +7,19 @@ from catalogue.models.base import (
     now_ms,
 )
 from catalogue.models.category import Category, CategorySource
+from catalogue.models.cluster import (
+    CategoryClusterDelta,
+    Cluster,
+    ClusterAncestor,
+    ClusterCategory,
+    ClusterConfig,
+    ClusterConfigSetting,
+    ClusterOption,
+    ClusterOptionProduct,
+    ClusterOptionSource,
+    ClusterSource,
+    DisplayType,
+)
 from catalogue.models.product import (
     CategoryProductDelta,
     Product,
@@ -21,8 +34,19 @@ from catalogue.models.product import (
 
 __all__ = [
     "Category",
+    "CategoryClusterDelta",
     "CategoryProductDelta",
     "CategorySource",
+    "Cluster",
+    "ClusterAncestor",
+    "ClusterCategory",
+    "ClusterConfig",
+    "ClusterConfigSetting",
+    "ClusterOption",
+    "ClusterOptionProduct",
+    "ClusterOptionSource",
+    "ClusterSource",
+    "DisplayType",
     "ExternalSource",
     "HourCountDelta",
     "LocalizedModel",

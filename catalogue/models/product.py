@@ -71,6 +71,14 @@ class Product(LocalizedModel, LocalizedContent):
     categories = models.ManyToManyField(
         Category, through="ProductCategory", related_name="products", blank=True
     )
+    # A product is in at most one cluster: one column, so the database enforces it.
+    cluster = models.ForeignKey(
+        "catalogue.Cluster",
+        null=True,
+        blank=True,
+        related_name="products",
+        on_delete=models.SET_NULL,
+    )
 
     class Meta:
         constraints = [

@@ -8,32 +8,37 @@ from django.db.models import Count, OuterRef, Q, Subquery
 from django.db.models.functions import Coalesce
 
 from catalogue.errors import CatalogueError, Code
-from catalogue.models import Category, ProductCategory
+from catalogue.models import Category, ClusterCategory, ProductCategory
 
 
 def non_empty_categories(category_ids: list[int]) -> dict[int, str]:
-    """Why each of these categories cannot be deleted (children, products); empty ones are absent."""
+    """Why each of these categories cannot be deleted (children, products, clusters); empty
+    ones are absent."""
     if not category_ids:
         return {}
     categories = Category._meta.db_table
-    memberships = ProductCategory._meta.db_table
+    products = ProductCategory._meta.db_table
+    clusters = ClusterCategory._meta.db_table
     with connection.cursor() as cursor:
         cursor.execute(
             f"""
             SELECT c.id,
                    EXISTS (SELECT 1 FROM {categories} k WHERE k.parent_id = c.id),
-                   EXISTS (SELECT 1 FROM {memberships} m WHERE m.category_id = c.id)
+                   EXISTS (SELECT 1 FROM {products} m WHERE m.category_id = c.id),
+                   EXISTS (SELECT 1 FROM {clusters} m WHERE m.category_id = c.id)
             FROM unnest(%s::bigint[]) AS c(id)
             """,
             [list(category_ids)],
         )
         rows = cursor.fetchall()
     reasons = {}
-    for category_id, has_children, has_products in rows:
+    for category_id, has_children, has_products, has_clusters in rows:
         if has_children:
             reasons[category_id] = "it has child categories"
         elif has_products:
             reasons[category_id] = "it contains products"
+        elif has_clusters:
+            reasons[category_id] = "it contains clusters"
     return reasons
 
 

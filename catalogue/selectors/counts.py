@@ -4,7 +4,12 @@ from datetime import UTC, datetime, timedelta
 
 from django.db import connection
 
-from catalogue.models import CategoryProductDelta, HourCountDelta, RowCountDelta
+from catalogue.models import (
+    CategoryClusterDelta,
+    CategoryProductDelta,
+    HourCountDelta,
+    RowCountDelta,
+)
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 HOUR = timedelta(hours=1)
@@ -103,3 +108,50 @@ def subtree_product_counts(
         if sum(pieces for _, _, pieces in rows) > compact_after + 6 * len(rows):
             fold_deltas(table, ["category_id", "product_status"], "category_id = ANY(%s)", [ids])
     return {category: int(count) for category, count, _ in rows}
+
+
+def subtree_cluster_counts(category_ids: list[int], compact_after: int = 100) -> dict[int, int]:
+    """How many distinct clusters are in each category or below it, from the maintained
+    counts (see CategoryClusterDelta)."""
+    if not category_ids:
+        return {}
+    table = CategoryClusterDelta._meta.db_table
+    ids = list(category_ids)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT category_id, coalesce(sum(delta), 0), count(*) FROM {table} "
+            "WHERE category_id = ANY(%s) GROUP BY category_id",
+            [ids],
+        )
+        rows = cursor.fetchall()
+        if sum(pieces for _, _, pieces in rows) > compact_after + len(rows):
+            fold_deltas(table, ["category_id"], "category_id = ANY(%s)", [ids])
+    return {category: int(count) for category, count, _ in rows}
+
+
+def subtree_item_counts(category_ids: list[int], compact_after: int = 100) -> dict[int, int]:
+    """Products and clusters in each category or below it (a category's productCount), from
+    both maintained counts in one statement."""
+    if not category_ids:
+        return {}
+    products, clusters = CategoryProductDelta._meta.db_table, CategoryClusterDelta._meta.db_table
+    ids = list(category_ids)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT 'p', category_id, sum(delta), count(*) FROM {products} "
+            "WHERE category_id = ANY(%s) GROUP BY category_id UNION ALL "
+            f"SELECT 'c', category_id, sum(delta), count(*) FROM {clusters} "
+            "WHERE category_id = ANY(%s) GROUP BY category_id",
+            [ids, ids],
+        )
+        rows = cursor.fetchall()
+        pieces = {"p": 0, "c": 0}
+        counts: dict[int, int] = {}
+        for kind, category, count, parts in rows:
+            pieces[kind] += parts
+            counts[category] = counts.get(category, 0) + int(count or 0)
+        if pieces["p"] > compact_after + 6 * len(ids):
+            fold_deltas(products, ["category_id", "product_status"], "category_id = ANY(%s)", [ids])
+        if pieces["c"] > compact_after + len(ids):
+            fold_deltas(clusters, ["category_id"], "category_id = ANY(%s)", [ids])
+    return counts

@@ -2,20 +2,26 @@
 
 from collections import defaultdict
 
-from django.db import connection, transaction
+from django.db import connection
 
 from catalogue import rules
 from catalogue.errors import CatalogueError, Code
-from catalogue.models import Product, ProductCategory, ProductSearch, ProductSource
+from catalogue.models import Cluster, Product, ProductCategory, ProductSearch, ProductSource
 from catalogue.models.base import now_ms
-from catalogue.records import RecordSpec
+from catalogue.records import ClusterRef, RecordSpec
 from catalogue.search import record_words
 from catalogue.services.bulk import BulkItem, Directives, deletes, upserts
 from catalogue.services.categories import CATEGORIES
+from catalogue.services.memberships import (
+    Membership,
+    category_add,
+    category_remove,
+    current_primaries,
+    write_primary,
+)
 from catalogue.services.records import (
     RecordWrites,
     decide,
-    lock_rows,
     match_keys,
     plan_deletes,
     plan_records,
@@ -54,32 +60,39 @@ def plan_products(items: list[BulkItem], lookup_key: str, directives: Directives
     """Decide each item's outcome (create, update, skip or error) without writing."""
 
     def relate(pending: list[BulkItem], current_rows: dict) -> None:
-        """The primary category (`parent`): resolved, and whether it changes."""
+        """Where the product sits (`parent`): a primary category, or a cluster (then it has
+        no primary category of its own); resolved, and whether it changes."""
         existing_ids = [item.record_id for item in pending if item.record_id]
-        current_primary = dict(
-            ProductCategory.objects.filter(
-                product_id__in=existing_ids, is_primary=True
-            ).values_list("product_id", "category_id")
-        )
+        current_primary = current_primaries(PRODUCT_MEMBERSHIP, existing_ids)
         for item in pending:
             moving = "parent" in item.changes.relations
             item.extra["move"] = moving and not (item.record_id and directives.skip_move_on_update)
             item.extra["primary_changed"] = False
-        parents = rules.resolve_refs(
-            CATEGORIES,
-            (item.changes.relations["parent"] for item in pending if item.extra["move"]),
+        refs = [item.changes.relations["parent"] for item in pending if item.extra["move"]]
+        categories = rules.resolve_refs(CATEGORIES, (ref for ref in refs if not _to_cluster(ref)))
+        clusters = set(
+            Cluster.objects.filter(pk__in={ref.id for ref in refs if _to_cluster(ref)}).values_list(
+                "pk", flat=True
+            )
         )
         for item in pending:
             if not item.pending or not item.extra["move"]:
                 continue
             ref = item.changes.relations["parent"]
-            if ref is not None and parents.get(ref) is None:
+            row = item.extra["row"]
+            if _to_cluster(ref):
+                if ref.id not in clusters:
+                    item.fail(rules.parent_not_found(Code.PARENT_CLUSTER_NOT_FOUND, "cluster", ref))
+                    continue
+                primary, row["cluster_id"] = None, ref.id
+            elif ref is not None and categories.get(ref) is None:
                 item.fail(rules.parent_not_found(Code.PARENT_CATEGORY_NOT_FOUND, "category", ref))
                 continue
-            item.extra["primary"] = parents.get(ref) if ref is not None else None
-            item.extra["primary_changed"] = item.extra["primary"] != current_primary.get(
-                item.record_id
-            )
+            else:
+                primary = categories.get(ref) if ref is not None else None
+                row["cluster_id"] = None
+            item.extra["primary"] = primary
+            item.extra["primary_changed"] = primary != current_primary.get(item.record_id)
 
     pending, _ = plan_records(
         PRODUCTS,
@@ -97,11 +110,32 @@ def plan_products(items: list[BulkItem], lookup_key: str, directives: Directives
     decide(pending)
 
 
+def _to_cluster(ref) -> bool:
+    return isinstance(ref, ClusterRef)
+
+
 def write_products(items: list[BulkItem]) -> None:
     """Apply planned creates and updates: a few statements per table."""
     creates, updates = write_records(PRODUCTS, items, changed=("primary_changed",))
     touched = creates + updates
-    _write_primary([item for item in touched if item.extra["primary_changed"]])
+    write_primary(
+        PRODUCT_MEMBERSHIP,
+        {
+            item.record_id: item.extra["primary"]
+            for item in touched
+            if item.extra["primary_changed"]
+        },
+    )
+    _clusters_changed(
+        [
+            (
+                item.record_id,
+                (item.extra.get("current") or {}).get("cluster_id"),
+                item.extra["row"]["cluster_id"],
+            )
+            for item in touched
+        ]
+    )
     _write_search(
         [
             item
@@ -109,6 +143,22 @@ def write_products(items: list[BulkItem]) -> None:
             if item.action == "create" or item.extra["row_changed"] or item.extra["sources_changed"]
         ]
     )
+
+
+def _clusters_changed(moves: list[tuple[int, int | None, int | None]]) -> None:
+    """Products (id, old cluster, new cluster) moved: a cluster left is no longer the default
+    of its products' old cluster, and the clusters on both sides changed."""
+    moved = [(product, old, new) for product, old, new in moves if old != new]
+    if not moved:
+        return
+    left = [(old, product) for product, old, _ in moved if old is not None]
+    if left:
+        Cluster.objects.filter(
+            pk__in={old for old, _ in left}, default_product_id__in={p for _, p in left}
+        ).exclude(default_product_id__isnull=True).update(default_product=None)
+    touched = {cluster for _, old, new in moved for cluster in (old, new) if cluster is not None}
+    if touched:
+        Cluster.objects.filter(pk__in=sorted(touched)).update(last_modified_at=now_ms())
 
 
 def _write_search(items: list[BulkItem]) -> None:
@@ -125,25 +175,6 @@ def _write_search(items: list[BulkItem]) -> None:
             [[item.record_id for item in items], [item.extra["search"] for item in items]],
         )
     record_words([item.extra["search"] for item in items])
-
-
-def _write_primary(items: list[BulkItem]) -> None:
-    if not items:
-        return
-    table = ProductCategory._meta.db_table
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"DELETE FROM {table} WHERE product_id = ANY(%s) AND is_primary",
-            [[item.record_id for item in items]],
-        )
-        rows = [(item.record_id, item.extra["primary"]) for item in items if item.extra["primary"]]
-        if rows:
-            cursor.execute(
-                f"INSERT INTO {table} (product_id, category_id, is_primary) "
-                "SELECT p, c, true FROM unnest(%s::bigint[], %s::bigint[]) AS v(p, c) "
-                "ON CONFLICT (product_id, category_id) DO UPDATE SET is_primary = true",
-                [[r[0] for r in rows], [r[1] for r in rows]],
-            )
 
 
 def plan_product_deletes(items: list[BulkItem], lookup_key: str) -> None:
@@ -167,68 +198,18 @@ product_remove_translation = PRODUCT_WRITES.remove_translation
 
 # Memberships -----------------------------------------------------------------------------------
 
+PRODUCT_MEMBERSHIP = Membership(PRODUCTS, ProductCategory, "product_id")
+
 
 def category_add_products(
     *, category_id: int, product_ids: list[int]
 ) -> dict[int, CatalogueError | None]:
     """Add products to a category as extra (non-primary) memberships; one outcome per id."""
-    with transaction.atomic():
-        lock_rows(PRODUCTS, product_ids)
-        existing = set(
-            ProductCategory.objects.filter(
-                category_id=category_id, product_id__in=product_ids
-            ).values_list("product_id", flat=True)
-        )
-        outcomes: dict[int, CatalogueError | None] = {}
-        new = []
-        for product_id in product_ids:
-            if product_id in existing:
-                outcomes[product_id] = CatalogueError(
-                    Code.CATEGORY_EXISTS,
-                    f"Product with id [{product_id}] is already in category with id [{category_id}]",
-                )
-            else:
-                outcomes[product_id] = None
-                new.append(ProductCategory(product_id=product_id, category_id=category_id))
-                existing.add(product_id)
-        ProductCategory.objects.bulk_create(new)
-        if new:
-            Product.objects.filter(pk__in=[m.product_id for m in new]).update(
-                last_modified_at=now_ms()
-            )
-        return outcomes
+    return category_add(PRODUCT_MEMBERSHIP, category_id=category_id, record_ids=product_ids)
 
 
 def category_remove_products(
     *, category_id: int, product_ids: list[int]
 ) -> dict[int, CatalogueError | None]:
     """Remove products from a category; the primary category cannot be removed this way."""
-    with transaction.atomic():
-        lock_rows(PRODUCTS, product_ids)
-        memberships = dict(
-            ProductCategory.objects.filter(
-                category_id=category_id, product_id__in=product_ids
-            ).values_list("product_id", "is_primary")
-        )
-        outcomes: dict[int, CatalogueError | None] = {}
-        removable = []
-        for product_id in product_ids:
-            if product_id not in memberships:
-                outcomes[product_id] = CatalogueError(
-                    Code.CATEGORY_NOT_FOUND,
-                    f"Product with id [{product_id}] is not in category with id [{category_id}]",
-                )
-            elif memberships[product_id]:
-                outcomes[product_id] = CatalogueError(
-                    Code.PRIMARY_CATEGORY_REMOVAL,
-                    f"Category with id [{category_id}] is the primary category of product "
-                    f"with id [{product_id}]",
-                )
-            else:
-                outcomes[product_id] = None
-                removable.append(product_id)
-                memberships.pop(product_id)
-        ProductCategory.objects.filter(category_id=category_id, product_id__in=removable).delete()
-        if removable:
-            Product.objects.filter(pk__in=removable).update(last_modified_at=now_ms())
-        return outcomes
+    return category_remove(PRODUCT_MEMBERSHIP, category_id=category_id, record_ids=product_ids)
