@@ -196,8 +196,9 @@ def build_items(
     return items
 
 
-def results_response(items: list[BulkItem], lookup_key: str, dry_run: bool) -> Response:
-    results = [
+def item_results(items: list[BulkItem], lookup_key: str, dry_run: bool) -> list[dict]:
+    """One result per item; a dry run's creates have no id yet."""
+    return [
         item_result(
             item.index,
             item.action or "error",
@@ -208,6 +209,10 @@ def results_response(items: list[BulkItem], lookup_key: str, dry_run: bool) -> R
         )
         for item in items
     ]
+
+
+def results_response(items: list[BulkItem], lookup_key: str, dry_run: bool) -> Response:
+    results = item_results(items, lookup_key, dry_run)
     messages = [summary(results)]
     if dry_run:
         messages.append("Dry run: nothing was written")

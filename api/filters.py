@@ -283,6 +283,7 @@ def _order(model, column: str, descending: bool):
 
 class CategoryFilterSet(CatalogueFilterSet):
     parentIds = NumberInFilter(field_name="parent_id", lookup_expr="in")
+    clusterIds = NumberInFilter(method="filter_clusters")
     hidden = YesNoFilter(field_name="hidden")
     level = django_filters.NumberFilter(field_name="level")
 
@@ -296,6 +297,15 @@ class CategoryFilterSet(CatalogueFilterSet):
 
     class Meta:
         fields: list[str] = []
+
+    def filter_clusters(self, queryset, name, value):
+        """Categories the clusters are in."""
+        if not value:
+            return queryset
+        from catalogue.models import ClusterCategory
+
+        links = ClusterCategory.objects.filter(cluster_id__in=[int(v) for v in value])
+        return queryset.filter(pk__in=links.values("category_id"))
 
 
 class CharInFilter(django_filters.BaseInFilter, django_filters.CharFilter):
@@ -323,6 +333,7 @@ class ProductFilterSet(CatalogueFilterSet):
     categoryDescendants = django_filters.ChoiceFilter(
         method="filter_noop", choices=[(v, v) for v in ("Y", "N", "true", "false")]
     )
+    clusterIds = NumberInFilter(field_name="cluster_id", lookup_expr="in")
     hidden = YesNoFilter(field_name="hidden")
 
     sort_fields = {
@@ -370,3 +381,98 @@ class ProductFilterSet(CatalogueFilterSet):
                 relevance=Case(When(pk__in=code_ids, then=Value(1)), default=Value(0))
             )
         return queryset
+
+
+class ClusterConfigFilterSet(django_filters.FilterSet):
+    """Cluster configs have no localized names and no sources."""
+
+    ids = NumberInFilter(field_name="pk", lookup_expr="in")
+    names = CharInFilter(field_name="name", lookup_expr="in")
+    createdAtFrom = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
+    createdAtTo = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
+    lastModifiedAtFrom = django_filters.IsoDateTimeFilter(
+        field_name="last_modified_at", lookup_expr="gte"
+    )
+    lastModifiedAtTo = django_filters.IsoDateTimeFilter(
+        field_name="last_modified_at", lookup_expr="lt"
+    )
+    term = django_filters.CharFilter(method="filter_term")
+
+    sort_fields = {
+        "id": "id",
+        "createdAt": "created_at",
+        "lastModifiedAt": "last_modified_at",
+        "name": "name",
+    }
+
+    class Meta:
+        fields: list[str] = []
+
+    def filter_term(self, queryset, name, value):
+        term = value.strip()
+        if not term:
+            return queryset
+        return queryset.filter(name__icontains=term)
+
+
+def _subtree_members(membership_model, owner: str, ids: list[int], descendants: bool):
+    """Owners of memberships in the categories (and their subtrees with `descendants`)."""
+    if descendants:
+        from catalogue.selectors.categories import subtree_filter
+
+        links = membership_model.objects.filter(subtree_filter(ids, prefix="category__"))
+    else:
+        links = membership_model.objects.filter(category_id__in=ids)
+    return links.values(owner)
+
+
+class ClusterFilterSet(CatalogueFilterSet):
+    codes = CharInFilter(field_name="code", lookup_expr="in")
+    categoryIds = NumberInFilter(method="filter_categories")
+    categoryDescendants = django_filters.ChoiceFilter(
+        method="filter_noop", choices=[(v, v) for v in ("Y", "N", "true", "false")]
+    )
+    clusterConfigIds = NumberInFilter(field_name="config_id", lookup_expr="in")
+    hidden = YesNoFilter(field_name="hidden")
+
+    term_fields = ("code",)
+    sort_fields = {
+        "id": "id",
+        "createdAt": "created_at",
+        "lastModifiedAt": "last_modified_at",
+        "name": "name_{language}",
+        "code": "code",
+        "priority": "priority",
+    }
+
+    class Meta:
+        fields: list[str] = []
+
+    def filter_noop(self, queryset, name, value):
+        return queryset
+
+    def filter_categories(self, queryset, name, value):
+        if not value:
+            return queryset
+        from catalogue.models import ClusterCategory
+
+        ids = [int(v) for v in value]
+        members = _subtree_members(ClusterCategory, "cluster_id", ids, with_descendants(self.data))
+        return queryset.filter(pk__in=members)
+
+
+class ClusterOptionFilterSet(CatalogueFilterSet):
+    clusterIds = NumberInFilter(field_name="cluster_id", lookup_expr="in")
+    hidden = YesNoFilter(field_name="hidden")
+    isRequired = YesNoFilter(field_name="is_required")
+
+    sort_fields = {
+        "id": "id",
+        "createdAt": "created_at",
+        "lastModifiedAt": "last_modified_at",
+        "name": "name_{language}",
+        "sortOrder": "sort_order",
+    }
+
+    class Meta:
+        fields: list[str] = []

@@ -18,3 +18,16 @@ class ResourceRouter(SimpleRouter):
 
     def get_lookup_regex(self, viewset, lookup_prefix=""):
         return LOOKUP
+
+    def get_method_map(self, viewset, method_map):
+        """Only the operations the viewset's resource declares (see Resource.actions)."""
+        mapping = super().get_method_map(viewset, method_map)
+        resource = getattr(viewset, "resource", None)
+        if resource is None:
+            return mapping
+        standard = {"list", "create", "retrieve", "partial_update", "destroy", "update"}
+        return {
+            method: action
+            for method, action in mapping.items()
+            if action not in standard or action in resource.actions
+        }

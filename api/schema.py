@@ -509,7 +509,9 @@ def translation_parameter() -> OpenApiParameter:
 
 def resource_properties(resource) -> dict:
     """The fields of a record as the resource's presenter builds them, expands included."""
-    properties = {"id": {"type": "integer"}, "language": ref("Language")}
+    properties: dict = {"id": {"type": "integer"}}
+    if resource.has_language:
+        properties["language"] = ref("Language")
     properties.update(localized_properties(resource.model))
     properties.update({f.api: f.schema() for f in resource.fields})
     if resource.spec.source_model is not None:
@@ -577,6 +579,12 @@ def _bulk_components(resource) -> None:
         },
         description=f"Up to {limit} records, named by the URL's lookup key.",
     )
+
+
+def bulk_body(resource) -> dict:
+    """The request body of a bulk upsert of `resource` (JSON or NDJSON)."""
+    _bulk_components(resource)
+    return {"application/json": ref(f"{resource.entity}Bulk"), NDJSON: NDJSON_BODY}
 
 
 NDJSON_BODY = {

@@ -71,8 +71,12 @@ class RecordReference(Struct, forbid_unknown_fields=True):
     sourceId: SourceText | UnsetType = UNSET
 
 
+class PlainWrite(Struct, forbid_unknown_fields=True, kw_only=True):
+    """A record without a language or external sources."""
+
+
 class RecordWrite(Struct, forbid_unknown_fields=True, kw_only=True):
-    """Fields every record takes: its language and its external sources."""
+    """Fields every localized record takes: its language and its external sources."""
 
     language: LanguageText | UnsetType = UNSET
     source: SourceText | UnsetType = UNSET
@@ -161,13 +165,34 @@ class Resource:
     extra_errors: ClassVar[dict[str, tuple[Code, ...]]] = {}
     # The domain's single-record writes (catalogue.services.records.RecordWrites).
     writes: ClassVar[Any]
+    # The standard operations the resource offers (see api/views/base.py).
+    actions: ClassVar[frozenset[str]] = frozenset(
+        {
+            "list",
+            "search",
+            "export",
+            "retrieve",
+            "create",
+            "partial_update",
+            "destroy",
+            "remove_translation",
+            "bulk_upsert",
+            "bulk_delete",
+        }
+    )
 
     def __init__(self):
         self.localized = localized_fields(self.spec.model)
+        self.has_language = any(f.name == "language" for f in self.model._meta.concrete_fields)
 
     @property
     def entity(self) -> str:
         return self.spec.entity
+
+    @property
+    def title(self) -> str:
+        """The entity in a message: "Product", "Cluster option"."""
+        return self.spec.noun.capitalize()
 
     @property
     def model(self):
@@ -191,7 +216,7 @@ class Resource:
         return msgspec.defstruct(
             f"{self.entity}Write",
             entries,
-            bases=(RecordWrite,),
+            bases=(RecordWrite if self.has_language else PlainWrite,),
             kw_only=True,
             forbid_unknown_fields=True,
             module=__name__,
@@ -207,9 +232,10 @@ class Resource:
     def changes(self, item: Struct, prefix: str = "") -> RecordChanges:
         """Validate what the shape cannot (languages, slugs, duplicates) and convert."""
         changes = RecordChanges(localized=self._localized_changes(item, prefix))
-        if item.language is not UNSET:
+        if self.has_language and item.language is not UNSET:
             changes.fields["language"] = language_code(item.language, f"{prefix}language")
-        self._source_changes(item, changes, prefix)
+        if self.spec.source_model is not None:
+            self._source_changes(item, changes, prefix)
         for f in self.fields:
             value = getattr(item, f.api)
             if value is not UNSET:
@@ -287,7 +313,9 @@ class Resource:
         result = []
         for record, extra in zip(records, computed, strict=True):
             row = record.__dict__
-            data = {"id": record.pk, "language": record.language}
+            data = {"id": record.pk}
+            if self.has_language:
+                data["language"] = record.language
             for model_field in self.localized:
                 data[LOCALIZED_API_NAMES[model_field]] = localized_array(
                     row, model_field, record.language, language
@@ -322,7 +350,9 @@ class Resource:
         if computed is None:
             raise TypeError(f"{self.entity} has no SQL representation")
         extra_pairs, joins = computed
-        pairs: list[tuple[str, str]] = [("id", "p.id"), ("language", "p.language")]
+        pairs: list[tuple[str, str]] = [("id", "p.id")]
+        if self.has_language:
+            pairs.append(("language", "p.language"))
         pairs += [(LOCALIZED_API_NAMES[f], _sql_localized(f, language)) for f in self.localized]
         pairs += [
             (f.api, f.kind.sql(f"p.{self.model._meta.get_field(f.model).column}"))

@@ -112,6 +112,20 @@ class Integer(Kind):
 
 
 @dataclass(frozen=True)
+class RecordId(Kind):
+    """The id of another record, or null."""
+
+    nullable: bool = True
+
+    def write_type(self) -> Any:
+        positive = Annotated[int, Meta(ge=1, le=2**63 - 1)]
+        return positive | None if self.nullable else positive
+
+    def schema(self) -> dict:
+        return {"type": ["integer", "null"] if self.nullable else "integer"}
+
+
+@dataclass(frozen=True)
 class Decimal(Kind):
     """A non-negative decimal (4 places) or null; read back as a JSON number."""
 

@@ -14,6 +14,7 @@ from api.resources.categories import CATEGORIES_RESOURCE
 from api.resources.fields import Attributes, Choice, Decimal, Field, Integer, Text, YesNo
 from catalogue.errors import CatalogueError, Code
 from catalogue.models import ProductCategory, ProductStatus, TaxCode
+from catalogue.records import ClusterRef
 from catalogue.services.products import PRODUCT_WRITES, PRODUCTS
 
 SourceText = Annotated[str, Meta(min_length=1, max_length=255)]
@@ -99,7 +100,8 @@ class Products(Resource):
         "parent": {
             "oneOf": [_ref("IdReference"), _ref("Category"), {"type": "null"}],
             "description": (
-                "The primary category: `{id}`, the whole category with `expands=parent`, or null."
+                "The primary category: `{id}`, the whole category with `expands=parent`, or null "
+                "(a product in a cluster has none of its own)."
             ),
         },
         "categoryIds": {
@@ -121,21 +123,26 @@ class Products(Resource):
             ),
         },
         "cluster": {
-            "type": "null",
-            "description": "Only with `expands=cluster`; null while products are in no cluster.",
+            "oneOf": [_ref("Cluster"), {"type": "null"}],
+            "description": "The product's cluster; only with `expands=cluster`.",
         },
     }
     descriptions = {
-        "create": "`parent` names the primary category; without it the product has none.",
+        "create": (
+            "`parent` names the primary category, or `{clusterId}` the cluster the product "
+            "joins (it then has no primary category of its own); without it the product has "
+            "neither."
+        ),
         "partial_update": (
             "Partial update: fields not sent are left as they are. `parent` replaces the "
-            "primary category, `parent: null` removes it."
+            "primary category (and takes the product out of its cluster) or, as `{clusterId}`, "
+            "moves the product into a cluster; `parent: null` removes both."
         ),
-        "destroy": "Removes it from its categories too.",
+        "destroy": "Removes it from its categories, its cluster and cluster options too.",
     }
     extra_errors = {
-        "create": (Code.PARENT_CATEGORY_NOT_FOUND,),
-        "partial_update": (Code.PARENT_CATEGORY_NOT_FOUND,),
+        "create": (Code.PARENT_CATEGORY_NOT_FOUND, Code.PARENT_CLUSTER_NOT_FOUND),
+        "partial_update": (Code.PARENT_CATEGORY_NOT_FOUND, Code.PARENT_CLUSTER_NOT_FOUND),
     }
 
     def relation_changes(self, item, changes, prefix):
@@ -143,10 +150,14 @@ class Products(Resource):
             return
         parent = item.parent
         if parent is not None and parent.clusterId is not UNSET:
-            raise CatalogueError(
-                Code.PAYLOAD_VALIDATION,
-                f"{prefix}parent.clusterId: placing products in clusters is not available yet",
-            )
+            if parent.id is not UNSET or parent.sourceId is not UNSET or parent.source is not UNSET:
+                raise CatalogueError(
+                    Code.PAYLOAD_VALIDATION,
+                    f"{prefix}parent: give a category (id, or sourceId and source) or clusterId, "
+                    "not both",
+                )
+            changes.relations["parent"] = ClusterRef(parent.clusterId)
+            return
         own_source = item.source if item.source is not UNSET else None
         changes.relations["parent"] = reference(parent, f"{prefix}parent", own_source)
 
@@ -167,6 +178,18 @@ class Products(Resource):
             categories = {
                 row["id"]: row for row in CATEGORIES_RESOURCE.present(found, language=language)
             }
+        clusters: dict[int, dict] = {}
+        if "cluster" in expands:
+            from api.resources.clusters import CLUSTERS_RESOURCE
+
+            found = list(
+                CLUSTERS_RESOURCE.queryset().filter(
+                    pk__in={record.cluster_id for record in records if record.cluster_id}
+                )
+            )
+            clusters = {
+                row["id"]: row for row in CLUSTERS_RESOURCE.present(found, language=language)
+            }
         result = []
         for record in records:
             links = _decoded(record.category_links)
@@ -174,7 +197,7 @@ class Products(Resource):
             row = {
                 "parent": {"id": primary} if primary else None,
                 "categoryIds": [link["c"] for link in links],
-                "clusterId": None,
+                "clusterId": record.cluster_id,
             }
             if "parent" in expands and primary:
                 row["parent"] = categories.get(primary)
@@ -185,7 +208,7 @@ class Products(Resource):
                     if link["c"] in categories
                 ]
             if "cluster" in expands:
-                row["cluster"] = None
+                row["cluster"] = clusters.get(record.cluster_id)
             result.append(row)
         return result
 
@@ -198,7 +221,7 @@ class Products(Resource):
                 "json_build_object('id', links.primary_id) END",
             ),
             ("categoryIds", "coalesce(links.ids, '[]'::json)"),
-            ("clusterId", "NULL::bigint"),
+            ("clusterId", "p.cluster_id"),
         ]
         joins = f"""
             LEFT JOIN LATERAL (

@@ -73,6 +73,17 @@ class RecordViewSet(ApiViewSet):
         """Bulk bodies are checked item by item (build_items), so one bad item fails alone."""
         return getattr(self, "action", None) in ("bulk_upsert", "bulk_delete")
 
+    @classmethod
+    def get_extra_actions(cls):
+        """The resource's own actions, and the standard ones it declares."""
+        declared = cls.resource.actions
+        standard = {"search", "export", "remove_translation", "bulk_upsert", "bulk_delete"}
+        return [
+            extra
+            for extra in super().get_extra_actions()
+            if extra.__name__ not in standard or extra.__name__ in declared
+        ]
+
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
         if "resource" in cls.__dict__:
@@ -133,7 +144,7 @@ class RecordViewSet(ApiViewSet):
             response["ETag"] = current
             return response
         row = resource.present([record], language=language, expands=expands)[0]
-        return single(row, f"{resource.entity} found", headers={"ETag": current})
+        return single(row, f"{resource.title} found", headers={"ETag": current})
 
     # Writes ------------------------------------------------------------------------------
     def resolve_id(self, key, value) -> int:
@@ -146,7 +157,7 @@ class RecordViewSet(ApiViewSet):
         resource = self.resource
         changes = resource.changes(convert(self.body(), resource.write_struct))
         record_id = resource.writes.create(changes=changes)
-        return self.written(record_id, f"{resource.entity} created", status=201)
+        return self.written(record_id, f"{resource.title} created", status=201)
 
     def partial_update(self, request, key, value):
         resource = self.resource
@@ -154,13 +165,13 @@ class RecordViewSet(ApiViewSet):
         changes = resource.changes(convert(self.body(), resource.write_struct))
         with self.precondition(record_id):
             resource.writes.update(record_id=record_id, changes=changes)
-        return self.written(record_id, f"{resource.entity} updated")
+        return self.written(record_id, f"{resource.title} updated")
 
     def destroy(self, request, key, value):
         record_id = self.resolve_id(key, value)
         with self.precondition(record_id):
             self.resource.writes.delete(record_id=record_id)
-        return done(f"{self.resource.entity} deleted")
+        return done(f"{self.resource.title} deleted")
 
     @action(detail=True, methods=["delete"], url_path=TRANSLATION_PATH)
     def remove_translation(self, request, key, value, language):

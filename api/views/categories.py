@@ -1,17 +1,21 @@
+from functools import partial
+
 import msgspec
 from django.conf import settings
 from drf_spectacular.utils import OpenApiParameter, extend_schema
-from msgspec import UNSET, Struct
+from msgspec import Struct
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from api.envelope import paged, parse_page
 from api.exceptions import ApiError
+from api.moves import move_results, resolve
 from api.params import parse_expands, response_language
 from api.resources.base import RecordReference, localized_array
 from api.resources.categories import CATEGORIES_RESOURCE
+from api.resources.clusters import CLUSTERS_RESOURCE
 from api.resources.products import PRODUCTS_RESOURCE
-from api.results import item_result, summary
+from api.results import summary
 from api.schema import (
     BODY_ERRORS,
     closed_object,
@@ -23,23 +27,21 @@ from api.schema import (
     lookup_parameters,
     output_schema,
     page_parameters,
+    ref,
     resource_properties,
     results_responses,
     struct_body,
 )
 from api.structs import convert
 from api.views.base import RecordViewSet
-from catalogue import rules
-from catalogue.errors import CatalogueError, Code
-from catalogue.models import ProductCategory
-from catalogue.records import Ref
+from catalogue.errors import Code
+from catalogue.models import ClusterCategory, ProductCategory
 from catalogue.selectors.categories import category_forest
+from catalogue.selectors.clusters import category_cluster_page
 from catalogue.selectors.products import category_product_page
-from catalogue.services.products import (
-    PRODUCTS,
-    category_add_products,
-    category_remove_products,
-)
+from catalogue.services.clusters import CLUSTER_MEMBERSHIP, CLUSTERS
+from catalogue.services.memberships import category_add, category_remove
+from catalogue.services.products import PRODUCT_MEMBERSHIP, PRODUCTS
 
 MAX_MEMBERSHIP_ITEMS = 100
 LOOKUP = CATEGORIES_RESOURCE.lookup
@@ -50,10 +52,12 @@ class MembershipBody(Struct, forbid_unknown_fields=True):
     clusters: list[RecordReference] = msgspec.field(default_factory=list)
 
 
-def _ref_key(ref: RecordReference) -> tuple[str, object]:
-    if ref.id is not UNSET:
-        return "id", ref.id
-    return "sourceId", None if ref.sourceId is UNSET else ref.sourceId
+@output_schema("CategoryItem")
+def category_item_schema() -> dict:
+    return {
+        "oneOf": [ref("CategoryProduct"), ref("ClusterItem")],
+        "description": "A product or a cluster of a category (see `class`).",
+    }
 
 
 @output_schema("CategoryProduct")
@@ -64,7 +68,7 @@ def category_product_schema() -> dict:
             "class": {
                 "type": "string",
                 "enum": ["product"],
-                "description": "What the item is; only products are listed so far.",
+                "description": "What the item is.",
             },
             "isPrimary": {
                 "type": "boolean",
@@ -137,8 +141,9 @@ class CategoryViewSet(RecordViewSet):
         operation_id="categories_products_list",
         summary="List the products of a category",
         description=(
-            "Ordered by id; each item carries `class` and `isPrimary` (whether this category is "
-            "the product's primary one)."
+            "Products by id, then clusters by id; each item carries `class` (`product` or "
+            "`cluster`) and `isPrimary` (whether this category is its primary one). `expands` "
+            "applies to the products."
         ),
         parameters=[
             *lookup_parameters(LOOKUP),
@@ -154,7 +159,7 @@ class CategoryViewSet(RecordViewSet):
         ],
         responses=envelope_responses(
             200,
-            "CategoryProduct",
+            "CategoryItem",
             envelope="list",
             errors=[*lookup_errors(LOOKUP), Code.SCHEMA_VALIDATION, Code.PAGINATION],
         ),
@@ -170,36 +175,70 @@ class CategoryViewSet(RecordViewSet):
         if descendants not in ("true", "false"):
             raise ApiError(Code.SCHEMA_VALIDATION, "descendants: must be true or false")
         category_id = self.resolve_id(key, value)
-        # Counted and paged from memberships alone; only the page's products are read.
-        items_found, ids = category_product_page(
-            [category_id],
-            descendants=descendants == "true",
-            statuses=None,
-            start=page.first_index,
-            size=page.size,
+        below = descendants == "true"
+        start, size = page.first_index, page.size
+        # Products first, then clusters, each by id; counted and paged from memberships alone,
+        # and only the page's records are read.
+        products_found, product_ids = category_product_page(
+            [category_id], descendants=below, statuses=None, start=start, size=size
         )
-        by_id = PRODUCTS_RESOURCE.queryset().in_bulk(ids) if ids else {}
+        cluster_start = max(0, start - products_found)
+        clusters_found, cluster_ids = category_cluster_page(
+            category_id,
+            descendants=below,
+            start=cluster_start,
+            size=size - len(product_ids),
+        )
+        rows = self._members(
+            PRODUCTS_RESOURCE,
+            ProductCategory,
+            "product_id",
+            category_id,
+            product_ids,
+            language,
+            expands,
+        )
+        cluster_expands = set()  # clusters inline ids; their products are a request away
+        rows += self._members(
+            CLUSTERS_RESOURCE,
+            ClusterCategory,
+            "cluster_id",
+            category_id,
+            cluster_ids,
+            language,
+            cluster_expands,
+        )
+        return paged(rows, page, products_found + clusters_found)
+
+    @staticmethod
+    def _members(resource, membership_model, owner, category_id, ids, language, expands):
+        by_id = resource.queryset().in_bulk(ids) if ids else {}
         records = [by_id[pk] for pk in ids if pk in by_id]
-        primary = set(
-            ProductCategory.objects.filter(
-                category_id=category_id, product_id__in=ids, is_primary=True
-            ).values_list("product_id", flat=True)
+        primary = (
+            set(
+                membership_model.objects.filter(
+                    category_id=category_id, **{f"{owner}__in": ids}, is_primary=True
+                ).values_list(owner, flat=True)
+            )
+            if ids
+            else set()
         )
-        rows = PRODUCTS_RESOURCE.present(records, language=language, expands=expands)
+        rows = resource.present(records, language=language, expands=expands)
+        kind = "product" if resource is PRODUCTS_RESOURCE else "cluster"
         for row in rows:
-            row["class"] = "product"
+            row["class"] = kind
             row["isPrimary"] = row["id"] in primary
-        return paged(rows, page, items_found)
+        return rows
 
     @extend_schema(
         operation_id="categories_products_add",
         summary="Add products and clusters to a category",
         description=(
             f"At most {MAX_MEMBERSHIP_ITEMS} references in all, each `{{id}}` or "
-            "`{sourceId, source}`. Products join as extra (non-primary) members. One result "
-            "per reference, products first: `move` on success, else `error` with 80006 (no "
-            "such product), 30004 (already in the category), 10017 (bad or repeated reference) "
-            "or 20006 (clusters are not available yet)."
+            "`{sourceId, source}`. Products and clusters join as extra (non-primary) members. "
+            "One result per reference, products first (each result carries `class`): `move` "
+            "on success, else `error` with 80006 / 20006 (no such product / cluster), 30004 "
+            "(already in the category) or 10017 (bad or repeated reference)."
         ),
         request=struct_body(MembershipBody),
         parameters=lookup_parameters(LOOKUP),
@@ -207,17 +246,22 @@ class CategoryViewSet(RecordViewSet):
     )
     @action(detail=True, methods=["post"], url_path="add-products-clusters")
     def add_products_clusters(self, request, key, value):
-        return self._change_members(key, value, category_add_products)
+        return self._change_members(
+            key,
+            value,
+            partial(category_add, PRODUCT_MEMBERSHIP),
+            partial(category_add, CLUSTER_MEMBERSHIP),
+        )
 
     @extend_schema(
         operation_id="categories_products_remove",
         summary="Remove products and clusters from a category",
         description=(
             f"At most {MAX_MEMBERSHIP_ITEMS} references in all, each `{{id}}` or "
-            "`{sourceId, source}`. One result per reference, products first: `move` on "
-            "success, else `error` with 80006 (no such product), 30006 (not in the category), "
-            "30010 (it is the product's primary category), 10017 (bad or repeated reference) "
-            "or 20006 (clusters are not available yet)."
+            "`{sourceId, source}`. One result per reference, products first (each result "
+            "carries `class`): `move` on success, else `error` with 80006 / 20006 (no such "
+            "product / cluster), 30006 (not in the category), 30010 (it is the primary "
+            "category) or 10017 (bad or repeated reference)."
         ),
         request=struct_body(MembershipBody),
         parameters=lookup_parameters(LOOKUP),
@@ -225,9 +269,14 @@ class CategoryViewSet(RecordViewSet):
     )
     @action(detail=True, methods=["post"], url_path="remove-products-clusters")
     def remove_products_clusters(self, request, key, value):
-        return self._change_members(key, value, category_remove_products)
+        return self._change_members(
+            key,
+            value,
+            partial(category_remove, PRODUCT_MEMBERSHIP),
+            partial(category_remove, CLUSTER_MEMBERSHIP),
+        )
 
-    def _change_members(self, key, value, operation):
+    def _change_members(self, key, value, products_operation, clusters_operation):
         category_id = self.resolve_id(key, value)
         body = convert(self.body(), MembershipBody)
         if len(body.products) + len(body.clusters) > MAX_MEMBERSHIP_ITEMS:
@@ -235,75 +284,20 @@ class CategoryViewSet(RecordViewSet):
                 Code.PAYLOAD_TOO_LARGE,
                 f"At most {MAX_MEMBERSHIP_ITEMS} products and clusters per request",
             )
-        resolved = _resolve_products(body.products)
-        found = [product_id for product_id, error in resolved if error is None]
-        outcomes = operation(category_id=category_id, product_ids=list(dict.fromkeys(found)))
-        results = []
-        seen = set()
-        for index, (ref, (product_id, error)) in enumerate(
-            zip(body.products, resolved, strict=True)
-        ):
-            lookup_key, ref_value = _ref_key(ref)
-            if error is None and product_id in seen:
-                error = CatalogueError(
-                    Code.PAYLOAD_VALIDATION, f"Product with id [{product_id}] is named twice"
-                )
-            elif error is None:
-                seen.add(product_id)
-                error = outcomes.get(product_id)
-            results.append(
-                item_result(
-                    index,
-                    "move",
-                    record_id=product_id,
-                    key=ref_value,
-                    lookup_key=lookup_key,
-                    error=error,
-                    **{"class": "product"},
-                )
-            )
-        for index, ref in enumerate(body.clusters):
-            lookup_key, ref_value = _ref_key(ref)
-            error = CatalogueError(
-                Code.CLUSTER_NOT_FOUND, f"Cluster with {lookup_key} [{ref_value}] not found"
-            )
-            results.append(
-                item_result(
-                    index,
-                    "move",
-                    record_id=None,
-                    key=ref_value,
-                    lookup_key=lookup_key,
-                    error=error,
-                    **{"class": "cluster"},
-                )
-            )
+        results = move_results(
+            body.products,
+            resolve(PRODUCTS, body.products),
+            lambda ids: products_operation(category_id=category_id, record_ids=ids),
+            **{"class": "product"},
+        )
+        results += move_results(
+            body.clusters,
+            resolve(CLUSTERS, body.clusters),
+            lambda ids: clusters_operation(category_id=category_id, record_ids=ids),
+            entity="Cluster",
+            **{"class": "cluster"},
+        )
         return Response({"data": results, "messages": [summary(results)]})
-
-
-def _resolve_products(
-    refs: list[RecordReference],
-) -> list[tuple[int | None, CatalogueError | None]]:
-    """Resolve product references in two queries; one (id, error) per reference."""
-    domain_refs = []
-    for ref in refs:
-        if ref.id is not UNSET:
-            domain_refs.append(Ref(id=ref.id))
-        elif ref.sourceId is UNSET or ref.source is UNSET:
-            domain_refs.append(None)
-        else:
-            domain_refs.append(Ref(source=ref.source, source_id=ref.sourceId))
-    found = rules.resolve_refs(PRODUCTS, domain_refs)
-    result = []
-    for ref in domain_refs:
-        if ref is None:
-            error = CatalogueError(Code.PAYLOAD_VALIDATION, "give id, or sourceId and source")
-            result.append((None, error))
-        elif found.get(ref) is None:
-            result.append((None, rules.reference_not_found(PRODUCTS, ref)))
-        else:
-            result.append((found[ref], None))
-    return result
 
 
 def _tree_node(node: dict, language: str | None) -> dict:

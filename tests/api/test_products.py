@@ -702,17 +702,17 @@ def test_patch_parent_moves_the_primary_category_and_keeps_extras(api):
     assert (removed["parent"], removed["categoryIds"]) == (None, [])
 
 
-def test_patch_parent_cluster_is_not_available(api, valve):
+def test_patch_parent_to_a_missing_cluster_is_404_and_changes_nothing(api, valve):
     before = product_snapshot()
 
-    response = api.patch(f"/v2/products/id/{valve.pk}", {"parent": {"clusterId": 1}})
+    response = api.patch(f"/v2/products/id/{valve.pk}", {"parent": {"clusterId": 987654}})
 
     assert_error(
         response,
-        400,
-        10017,
-        "PayloadValidationError",
-        ["parent.clusterId: placing products in clusters is not available yet"],
+        404,
+        20007,
+        "ParentClusterNotFound",
+        ["Parent cluster with id [987654] not found"],
     )
     assert product_snapshot() == before
 
@@ -1047,8 +1047,8 @@ BUSINESS_ERRORS = [
     ({"parent": {"sourceId": "CAT"}}, "parent.source: required with parent.sourceId"),
     ({"parent": {}}, "parent: give either id or sourceId and source"),
     (
-        {"parent": {"clusterId": 3}},
-        "parent.clusterId: placing products in clusters is not available yet",
+        {"parent": {"clusterId": 3, "id": 4}},
+        "parent: give a category (id, or sourceId and source) or clusterId, not both",
     ),
 ]
 

@@ -894,7 +894,9 @@ PRODUCT_ERROR_CASES = {
         10017,
     ),
     "400-parent-cluster": (
-        lambda s: s.api.post("/v2/products", {"names": names(EN="x"), "parent": {"clusterId": 1}}),
+        lambda s: s.api.post(
+            "/v2/products", {"names": names(EN="x"), "parent": {"clusterId": 1, "id": 1}}
+        ),
         10017,
     ),
     "400-members-descendants": (

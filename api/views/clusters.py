@@ -1,0 +1,958 @@
+"""Cluster configs with their settings; clusters with their products, options, nested bulk and
+configurator; cluster options with their selectable products."""
+
+from django.db import transaction
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from msgspec import UNSET, Struct, UnsetType
+from rest_framework.decorators import action
+from rest_framework.response import Response
+
+from api.bulk import (
+    BulkKey,
+    build_items,
+    item_results,
+    read_bulk_request,
+    results_response,
+)
+from api.envelope import done, paged, parse_page, single
+from api.exceptions import ApiError
+from api.moves import move_results, resolve
+from api.params import parse_expands, response_language
+from api.resources.base import RecordReference, localized_array
+from api.resources.clusters import (
+    CLUSTERS_RESOURCE,
+    CONFIGS_RESOURCE,
+    OPTIONS_RESOURCE,
+    SettingPatch,
+    SettingWrite,
+    present_setting,
+    setting_changes,
+)
+from api.resources.products import PRODUCTS_RESOURCE
+from api.results import summary
+from api.schema import (
+    BODY_ERRORS,
+    bulk_body,
+    closed_object,
+    envelope_responses,
+    expands_parameter,
+    language_parameter,
+    lookup_errors,
+    lookup_parameters,
+    output_schema,
+    page_parameters,
+    ref,
+    results_responses,
+    struct_body,
+)
+from api.structs import convert
+from api.views.base import BULK_PATH, RecordViewSet
+from catalogue import rules
+from catalogue.errors import CatalogueError, Code
+from catalogue.models import Cluster, ClusterConfigSetting, Product
+from catalogue.selectors.clusters import configurator
+from catalogue.services import clusters as services
+from catalogue.services.categories import CATEGORIES
+from catalogue.services.products import PRODUCTS
+
+MAX_MOVE_ITEMS = 100
+PRODUCT_KEY = r"(?P<product_key>[^/]+)/(?P<product_value>[^/]+)"
+
+
+class ProductRefs(Struct, forbid_unknown_fields=True):
+    """Products named by `{id}` or `{sourceId, source}`."""
+
+    products: list[RecordReference]
+
+
+class UnassignBody(Struct, forbid_unknown_fields=True):
+    """Products to take out of the cluster, and exactly one destination."""
+
+    products: list[RecordReference]
+    category: RecordReference | UnsetType = UNSET
+    cluster: RecordReference | UnsetType = UNSET
+
+
+def _too_many(count: int) -> None:
+    if count > MAX_MOVE_ITEMS:
+        raise ApiError(Code.PAYLOAD_TOO_LARGE, f"At most {MAX_MOVE_ITEMS} products per request")
+
+
+# Cluster configs ---------------------------------------------------------------------------
+
+
+@output_schema("ClusterConfigSetting")
+def setting_schema() -> dict:
+    from api.resources.clusters import SETTING_SCHEMA
+
+    return SETTING_SCHEMA
+
+
+CONFIG_LOOKUP = CONFIGS_RESOURCE.lookup
+
+
+class ClusterConfigViewSet(RecordViewSet):
+    resource = CONFIGS_RESOURCE
+
+    @extend_schema(
+        operation_id="clusterconfigs_settings_create",
+        summary="Add a setting to a cluster config",
+        description=(
+            "`attributeName` (like a product attribute name) must be new in the config (409, "
+            "21006); `displayType` is dropdown, radio, image or color, in any case."
+        ),
+        request=struct_body(SettingWrite),
+        parameters=lookup_parameters(CONFIG_LOOKUP),
+        responses=envelope_responses(
+            201,
+            "ClusterConfigSetting",
+            errors=[
+                *BODY_ERRORS,
+                *lookup_errors(CONFIG_LOOKUP),
+                Code.CLUSTER_CONFIG_SETTING_EXISTS,
+            ],
+        ),
+    )
+    @action(detail=True, methods=["post"], url_path="settings")
+    def add_setting(self, request, key, value):
+        config_id = self.resolve_id(key, value)
+        setting = setting_changes(convert(self.body(), SettingWrite))
+        setting_id = services.cluster_config_setting_add(config_id=config_id, setting=setting)
+        created = ClusterConfigSetting.objects.get(pk=setting_id)
+        return single(present_setting(created), "Cluster config setting created", status=201)
+
+    def _setting_id(self, config_id: int, setting_id: str) -> int:
+        if not (setting_id.isascii() and setting_id.isdigit()) or len(setting_id) > 18:
+            raise services._setting_not_found(config_id, setting_id)
+        return int(setting_id)
+
+    @extend_schema(
+        operation_id="clusterconfigs_settings_partial_update",
+        summary="Change a setting of a cluster config",
+        description="`displayType` and `priority` change; `attributeName` cannot.",
+        request=struct_body(SettingPatch),
+        parameters=[
+            *lookup_parameters(CONFIG_LOOKUP),
+            OpenApiParameter("setting_id", int, OpenApiParameter.PATH),
+        ],
+        responses=envelope_responses(
+            200,
+            "ClusterConfigSetting",
+            errors=[
+                *BODY_ERRORS,
+                *lookup_errors(CONFIG_LOOKUP),
+                Code.CLUSTER_CONFIG_SETTING_NOT_FOUND,
+            ],
+        ),
+        methods=["PATCH"],
+    )
+    @extend_schema(
+        operation_id="clusterconfigs_settings_destroy",
+        summary="Delete a setting of a cluster config",
+        parameters=[
+            *lookup_parameters(CONFIG_LOOKUP),
+            OpenApiParameter("setting_id", int, OpenApiParameter.PATH),
+        ],
+        responses=envelope_responses(
+            200, errors=[*lookup_errors(CONFIG_LOOKUP), Code.CLUSTER_CONFIG_SETTING_NOT_FOUND]
+        ),
+        methods=["DELETE"],
+    )
+    @action(detail=True, methods=["patch", "delete"], url_path=r"settings/(?P<setting_id>[^/]+)")
+    def change_setting(self, request, key, value, setting_id):
+        config_id = self.resolve_id(key, value)
+        pk = self._setting_id(config_id, setting_id)
+        if request.method == "DELETE":
+            services.cluster_config_setting_delete(config_id=config_id, setting_id=pk)
+            return done("Cluster config setting deleted")
+        patch = convert(self.body(), SettingPatch)
+        fields = {}
+        if patch.attributeName is not UNSET:
+            fields["attribute_name"] = patch.attributeName
+        if patch.displayType is not UNSET:
+            display = patch.displayType.strip().lower()
+            if display not in rules.DISPLAY_TYPES:
+                raise ApiError(
+                    Code.SCHEMA_VALIDATION,
+                    f"displayType: one of {', '.join(rules.DISPLAY_TYPES)}",
+                )
+            fields["display_type"] = display
+        if patch.priority is not UNSET:
+            fields["priority"] = patch.priority
+        services.cluster_config_setting_update(config_id=config_id, setting_id=pk, fields=fields)
+        return single(
+            present_setting(ClusterConfigSetting.objects.get(pk=pk)),
+            "Cluster config setting updated",
+        )
+
+
+# Clusters ----------------------------------------------------------------------------------
+
+CLUSTER_LOOKUP = CLUSTERS_RESOURCE.lookup
+CLUSTER_ERRORS = lookup_errors(CLUSTER_LOOKUP)
+PRODUCT_LOOKUP = PRODUCTS_RESOURCE.lookup
+
+
+def _product_parameters() -> list[OpenApiParameter]:
+    return [
+        *lookup_parameters(CLUSTER_LOOKUP),
+        OpenApiParameter(
+            "product_key",
+            str,
+            OpenApiParameter.PATH,
+            enum=list(PRODUCT_LOOKUP.keys),
+            description="Lookup key of the product.",
+        ),
+        OpenApiParameter("product_value", str, OpenApiParameter.PATH),
+    ]
+
+
+@output_schema("ClusterConfigurator")
+def configurator_schema() -> dict:
+    ids = {"type": "array", "items": {"type": "integer"}}
+    return closed_object(
+        {
+            "clusterId": {"type": "integer"},
+            "clusterConfigId": {"type": "integer"},
+            "defaultProductId": {"type": ["integer", "null"]},
+            "settings": {
+                "type": "array",
+                "items": closed_object(
+                    {
+                        "attributeName": {"type": "string"},
+                        "displayType": {"type": "string"},
+                        "priority": {"type": "integer"},
+                        "values": {
+                            "type": "array",
+                            "items": closed_object(
+                                {"value": {"type": "string"}, "productIds": ids}
+                            ),
+                        },
+                    }
+                ),
+                "description": "By ascending priority; values sorted by value.",
+            },
+            "variants": {
+                "type": "array",
+                "items": closed_object(
+                    {
+                        "productId": {"type": "integer"},
+                        "attributes": {
+                            "type": "object",
+                            "additionalProperties": {"type": "string"},
+                        },
+                    }
+                ),
+            },
+            "options": {
+                "type": "array",
+                "items": closed_object(
+                    {
+                        "id": {"type": "integer"},
+                        "names": {"type": "array", "items": ref("LocalizedValue")},
+                        "isRequired": {"type": "boolean"},
+                        "sortOrder": {"type": "integer"},
+                        "defaultProductId": {"type": ["integer", "null"]},
+                        "productIds": ids,
+                    }
+                ),
+                "description": "By sort order.",
+            },
+            "problems": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "properties": {
+                        "type": {"enum": ["missingAttribute", "duplicateCombination"]},
+                        "productIds": ids,
+                        "attributeName": {"type": "string"},
+                    },
+                    "required": ["type", "productIds"],
+                    "additionalProperties": False,
+                },
+                "description": (
+                    "missingAttribute: products without a driving attribute; "
+                    "duplicateCombination: products with the same driving attributes."
+                ),
+            },
+        }
+    )
+
+
+@output_schema("ClusterItem")
+def cluster_item_schema() -> dict:
+    from api.schema import resource_properties
+
+    return closed_object(
+        {
+            **resource_properties(CLUSTERS_RESOURCE),
+            "class": {"type": "string", "enum": ["cluster"]},
+            "isPrimary": {"type": "boolean"},
+        },
+        optional=CLUSTERS_RESOURCE.expanded,
+        description="A cluster of a category, with its membership.",
+    )
+
+
+@output_schema("NestedItemResult")
+def nested_result_schema() -> dict:
+    return {
+        "allOf": [
+            ref("ItemResult"),
+            {
+                "type": "object",
+                "properties": {
+                    "products": {"type": "array", "items": ref("ItemResult")},
+                    "options": {"type": "array", "items": ref("NestedItemResult")},
+                },
+            },
+        ],
+        "description": "A cluster's (or option's) result with those of its nested items.",
+    }
+
+
+class ClusterViewSet(RecordViewSet):
+    resource = CLUSTERS_RESOURCE
+    extra_scopes = {
+        "products": ["product.read"],
+        "create_product": ["product.write"],
+        "product": ["product.read"],
+        "update_product": ["product.write"],
+        "delete_product": ["product.write"],
+        "assign_products": ["product.read"],
+        "unassign_products": ["product.read"],
+        "products_bulk": ["product.write"],
+        "bulk_upsert": ["product.write"],
+    }
+
+    def cluster_id(self, key, value) -> int:
+        return self.resolve_id(key, value)
+
+    # Products ------------------------------------------------------------------------------
+    @extend_schema(
+        operation_id="clusters_products_list",
+        summary="List the products of a cluster",
+        description="Ordered by id.",
+        parameters=[
+            *lookup_parameters(CLUSTER_LOOKUP),
+            *page_parameters(),
+            language_parameter(),
+            expands_parameter(PRODUCTS_RESOURCE.expands),
+        ],
+        responses=envelope_responses(
+            200,
+            "Product",
+            envelope="list",
+            errors=[*CLUSTER_ERRORS, Code.SCHEMA_VALIDATION, Code.PAGINATION],
+        ),
+    )
+    @action(detail=True, methods=["get"])
+    def products(self, request, key, value):
+        params = request.query_params
+        language = response_language(params.get("language"))
+        expands = parse_expands(params.get("expands"), PRODUCTS_RESOURCE.expands)
+        page = parse_page(params.get("page"), params.get("offset"))
+        cluster_id = self.cluster_id(key, value)
+        ids = services.cluster_product_ids(cluster_id)
+        start = page.first_index
+        return paged(
+            self.products_of(ids[start : start + page.size], language, expands), page, len(ids)
+        )
+
+    def products_of(self, ids, language, expands) -> list[dict]:
+        by_id = PRODUCTS_RESOURCE.queryset().in_bulk(ids) if ids else {}
+        records = [by_id[pk] for pk in ids if pk in by_id]
+        return PRODUCTS_RESOURCE.present(records, language=language, expands=expands)
+
+    @extend_schema(
+        operation_id="clusters_products_create",
+        summary="Create a product inside a cluster",
+        description="The product body; the product joins this cluster. Needs product.write too.",
+        request=struct_body(PRODUCTS_RESOURCE.write_struct),
+        parameters=lookup_parameters(CLUSTER_LOOKUP),
+        responses=envelope_responses(
+            201, "Product", errors=[*BODY_ERRORS, *CLUSTER_ERRORS, Code.PRODUCT_EXISTS]
+        ),
+    )
+    @products.mapping.post
+    def create_product(self, request, key, value):
+        from catalogue.records import ClusterRef
+
+        cluster_id = self.cluster_id(key, value)
+        changes = PRODUCTS_RESOURCE.changes(convert(self.body(), PRODUCTS_RESOURCE.write_struct))
+        changes.relations["parent"] = ClusterRef(cluster_id)
+        product_id = PRODUCTS_RESOURCE.writes.create(changes=changes)
+        return self.product_written(product_id, "Product created", status=201)
+
+    def product_written(self, product_id: int, message: str, status: int = 200):
+        from api.etags import record_etag
+
+        record = PRODUCTS_RESOURCE.queryset().get(pk=product_id)
+        row = PRODUCTS_RESOURCE.present([record])[0]
+        return single(row, message, status=status, headers={"ETag": record_etag(record)})
+
+    def attached_product(self, key, value, product_key, product_value) -> tuple[int, int]:
+        cluster_id = self.cluster_id(key, value)
+        record = PRODUCT_LOOKUP.resolve(
+            Product.objects.only("pk", "cluster_id"),
+            product_key,
+            product_value,
+            self.request.query_params,
+        )
+        if record.cluster_id != cluster_id:
+            described = PRODUCT_LOOKUP.describe(
+                product_key,
+                product_value,
+                self.request.query_params.get(PRODUCT_LOOKUP.keys[product_key].companion or ""),
+            )
+            raise CatalogueError(
+                Code.PRODUCT_NOT_FOUND, f"{described} not found in cluster with id [{cluster_id}]"
+            )
+        return cluster_id, record.pk
+
+    @extend_schema(
+        operation_id="clusters_products_retrieve",
+        summary="Read a product of a cluster",
+        parameters=[
+            *_product_parameters(),
+            language_parameter(),
+            expands_parameter(PRODUCTS_RESOURCE.expands),
+        ],
+        responses=envelope_responses(
+            200,
+            "Product",
+            errors=[*CLUSTER_ERRORS, *lookup_errors(PRODUCT_LOOKUP), Code.SCHEMA_VALIDATION],
+        ),
+    )
+    @action(detail=True, methods=["get"], url_path=f"products/{PRODUCT_KEY}")
+    def product(self, request, key, value, product_key, product_value):
+        language = response_language(request.query_params.get("language"))
+        expands = parse_expands(request.query_params.get("expands"), PRODUCTS_RESOURCE.expands)
+        _, product_id = self.attached_product(key, value, product_key, product_value)
+        return single(self.products_of([product_id], language, expands)[0], "Product found")
+
+    @extend_schema(
+        operation_id="clusters_products_partial_update",
+        summary="Change a product of a cluster",
+        request=struct_body(PRODUCTS_RESOURCE.write_struct),
+        parameters=_product_parameters(),
+        responses=envelope_responses(
+            200,
+            "Product",
+            errors=[
+                *BODY_ERRORS,
+                *CLUSTER_ERRORS,
+                *lookup_errors(PRODUCT_LOOKUP),
+                Code.PRODUCT_EXISTS,
+            ],
+        ),
+    )
+    @product.mapping.patch
+    def update_product(self, request, key, value, product_key, product_value):
+        _, product_id = self.attached_product(key, value, product_key, product_value)
+        changes = PRODUCTS_RESOURCE.changes(convert(self.body(), PRODUCTS_RESOURCE.write_struct))
+        PRODUCTS_RESOURCE.writes.update(record_id=product_id, changes=changes)
+        return self.product_written(product_id, "Product updated")
+
+    @extend_schema(
+        operation_id="clusters_products_destroy",
+        summary="Delete a product of a cluster",
+        description="The product is deleted from the catalogue.",
+        parameters=_product_parameters(),
+        responses=envelope_responses(200, errors=[*CLUSTER_ERRORS, *lookup_errors(PRODUCT_LOOKUP)]),
+    )
+    @product.mapping.delete
+    def delete_product(self, request, key, value, product_key, product_value):
+        _, product_id = self.attached_product(key, value, product_key, product_value)
+        PRODUCTS_RESOURCE.writes.delete(record_id=product_id)
+        return done("Product deleted")
+
+    @extend_schema(
+        operation_id="clusters_products_assign",
+        summary="Move products into a cluster",
+        description=(
+            f"At most {MAX_MOVE_ITEMS} references, each `{{id}}` or `{{sourceId, source}}`. "
+            "Products leave their category or cluster. One result per reference: `move`, or "
+            "`error` with 80006 (no such product) or 10017 (a reference named twice)."
+        ),
+        request=struct_body(ProductRefs),
+        parameters=lookup_parameters(CLUSTER_LOOKUP),
+        responses=results_responses(errors=[*BODY_ERRORS, *CLUSTER_ERRORS]),
+    )
+    @action(detail=True, methods=["post"], url_path="products/assign")
+    def assign_products(self, request, key, value):
+        cluster_id = self.cluster_id(key, value)
+        body = convert(self.body(), ProductRefs)
+        _too_many(len(body.products))
+        results = move_results(
+            body.products,
+            resolve(PRODUCTS, body.products),
+            lambda ids: services.cluster_assign_products(cluster_id=cluster_id, product_ids=ids),
+        )
+        return Response({"data": results, "messages": [summary(results)]})
+
+    @extend_schema(
+        operation_id="clusters_products_unassign",
+        summary="Move products out of a cluster",
+        description=(
+            "Give exactly one destination: `category` (the products' new primary category) or "
+            "`cluster`; none or both is a 400 (10017). One result per reference: `move`, or "
+            "`error` with 80006 (no such product) or 20009 (not in this cluster)."
+        ),
+        request=struct_body(UnassignBody),
+        parameters=lookup_parameters(CLUSTER_LOOKUP),
+        responses=results_responses(
+            errors=[
+                *BODY_ERRORS,
+                *CLUSTER_ERRORS,
+                Code.CATEGORY_NOT_FOUND,
+            ]
+        ),
+    )
+    @action(detail=True, methods=["post"], url_path="products/unassign")
+    def unassign_products(self, request, key, value):
+        cluster_id = self.cluster_id(key, value)
+        body = convert(self.body(), UnassignBody)
+        if (body.category is UNSET) == (body.cluster is UNSET):
+            raise ApiError(
+                Code.PAYLOAD_VALIDATION, "give exactly one destination: category or cluster"
+            )
+        _too_many(len(body.products))
+        to_category = to_cluster = None
+        if body.category is not UNSET:
+            ((to_category, error),) = resolve(CATEGORIES, [body.category])
+        else:
+            ((to_cluster, error),) = resolve(services.CLUSTERS, [body.cluster])
+        if error is not None:
+            raise error
+        results = move_results(
+            body.products,
+            resolve(PRODUCTS, body.products),
+            lambda ids: services.cluster_unassign_products(
+                cluster_id=cluster_id,
+                product_ids=ids,
+                to_category=to_category,
+                to_cluster=to_cluster,
+            ),
+        )
+        return Response({"data": results, "messages": [summary(results)]})
+
+    def nested_bulk_key(self, key: str) -> str:
+        """Products nested in (or bulked into) a cluster are matched by the cluster key's kind."""
+        return services.NESTED_PRODUCT_KEY[key]
+
+    @extend_schema(
+        operation_id="clusters_products_bulk",
+        summary="Create or update products in a cluster",
+        description=(
+            "Items are matched by the kind of the cluster's lookup key: `id` by id, `sourceId` "
+            "by source and sourceId, `code` by sku. Every product written joins this cluster "
+            "(unless skipMoveOnUpdate keeps an existing one where it is). One result per item."
+        ),
+        request=bulk_body(PRODUCTS_RESOURCE),
+        parameters=lookup_parameters(CLUSTER_LOOKUP),
+        responses=results_responses(
+            errors=[*BODY_ERRORS, *CLUSTER_ERRORS, Code.INVALID_LOOKUP_KEY]
+        ),
+    )
+    @action(detail=True, methods=["post"], url_path="products/bulk")
+    def products_bulk(self, request, key, value):
+        from catalogue.records import ClusterRef
+
+        cluster_id = self.cluster_id(key, value)
+        return self.nested_bulk(
+            request,
+            PRODUCTS_RESOURCE,
+            self.nested_bulk_key(key),
+            lambda changes: changes.relations.__setitem__("parent", ClusterRef(cluster_id)),
+        )
+
+    def nested_bulk(self, request, resource, item_key: str, place):
+        bulk = read_bulk_request(
+            request,
+            resource=resource.name,
+            limit=resource.bulk_limit,
+            field_names=resource.directive_fields,
+        )
+
+        def to_changes(item):
+            changes = resource.changes(item)
+            place(changes)
+            return changes
+
+        items = build_items(
+            bulk.raw_items,
+            lookup_key=item_key,
+            key=BulkKey(resource.bulk_keys[item_key]),
+            struct=resource.write_struct,
+            to_changes=to_changes,
+        )
+        resource.writes.bulk_upsert(
+            items=items,
+            lookup_key=item_key,
+            directives=bulk.directives,
+            dry_run=bulk.dry_run,
+            atomic=bulk.atomic,
+        )
+        return results_response(items, item_key, bulk.dry_run)
+
+    # Options -------------------------------------------------------------------------------
+    @extend_schema(
+        operation_id="clusters_options_list",
+        summary="List the options of a cluster",
+        description="Ordered by sortOrder, then id.",
+        parameters=[
+            *lookup_parameters(CLUSTER_LOOKUP),
+            *page_parameters(),
+            language_parameter(),
+            expands_parameter(OPTIONS_RESOURCE.expands),
+        ],
+        responses=envelope_responses(
+            200,
+            "ClusterOption",
+            envelope="list",
+            errors=[*CLUSTER_ERRORS, Code.SCHEMA_VALIDATION, Code.PAGINATION],
+        ),
+    )
+    @action(detail=True, methods=["get"])
+    def options(self, request, key, value):
+        params = request.query_params
+        language = response_language(params.get("language"))
+        expands = parse_expands(params.get("expands"), OPTIONS_RESOURCE.expands)
+        page = parse_page(params.get("page"), params.get("offset"))
+        cluster_id = self.cluster_id(key, value)
+        queryset = OPTIONS_RESOURCE.queryset().filter(cluster_id=cluster_id)
+        total = queryset.count()
+        start = page.first_index
+        records = list(queryset.order_by("sort_order", "pk")[start : start + page.size])
+        return paged(
+            OPTIONS_RESOURCE.present(records, language=language, expands=expands), page, total
+        )
+
+    @extend_schema(
+        operation_id="clusters_options_create",
+        summary="Create an option in a cluster",
+        description="`productIds` are the selectable products; `defaultProductId` one of them.",
+        request=struct_body(OPTIONS_RESOURCE.write_struct),
+        parameters=lookup_parameters(CLUSTER_LOOKUP),
+        responses=envelope_responses(
+            201,
+            "ClusterOption",
+            errors=[
+                *BODY_ERRORS,
+                *CLUSTER_ERRORS,
+                Code.CLUSTER_OPTION_EXISTS,
+                Code.PRODUCT_NOT_FOUND,
+            ],
+        ),
+    )
+    @options.mapping.post
+    def create_option(self, request, key, value):
+        from api.etags import record_etag
+
+        cluster_id = self.cluster_id(key, value)
+        changes = OPTIONS_RESOURCE.changes(convert(self.body(), OPTIONS_RESOURCE.write_struct))
+        changes.relations["cluster"] = cluster_id
+        option_id = OPTIONS_RESOURCE.writes.create(changes=changes)
+        record = OPTIONS_RESOURCE.queryset().get(pk=option_id)
+        row = OPTIONS_RESOURCE.present([record])[0]
+        return single(
+            row, "Cluster option created", status=201, headers={"ETag": record_etag(record)}
+        )
+
+    @extend_schema(
+        operation_id="clusters_options_bulk",
+        summary="Create or update options of a cluster",
+        description=(
+            "Items are matched by the kind of the cluster's lookup key: `id` by id, `sourceId` "
+            "(and `code`) by source and sourceId. One result per item."
+        ),
+        request=bulk_body(OPTIONS_RESOURCE),
+        parameters=lookup_parameters(CLUSTER_LOOKUP),
+        responses=results_responses(errors=[*BODY_ERRORS, *CLUSTER_ERRORS]),
+    )
+    @action(detail=True, methods=["post"], url_path="options/bulk")
+    def options_bulk(self, request, key, value):
+        cluster_id = self.cluster_id(key, value)
+        return self.nested_bulk(
+            request,
+            OPTIONS_RESOURCE,
+            services.NESTED_OPTION_KEY[key],
+            lambda changes: changes.relations.__setitem__("cluster", cluster_id),
+        )
+
+    # Configurator --------------------------------------------------------------------------
+    @extend_schema(
+        operation_id="clusters_configurator",
+        summary="The variant chooser of a cluster",
+        description=(
+            "The config's settings by priority with each value's products, the variants with "
+            "their driving attributes, the options with their selectable products, and "
+            "problems: products missing a driving attribute, products sharing a combination."
+        ),
+        parameters=[*lookup_parameters(CLUSTER_LOOKUP), language_parameter()],
+        responses=envelope_responses(
+            200, "ClusterConfigurator", errors=[*CLUSTER_ERRORS, Code.SCHEMA_VALIDATION]
+        ),
+    )
+    @action(detail=True, methods=["get"])
+    def configurator(self, request, key, value):
+        language = response_language(request.query_params.get("language"))
+        cluster = CLUSTER_LOOKUP.resolve(
+            Cluster.objects.only("pk", "config_id", "default_product_id"),
+            key,
+            value,
+            request.query_params,
+        )
+        data = configurator(cluster)
+        data["options"] = [
+            {
+                "id": option["pk"],
+                "names": localized_array(option, "name", option["language"], language),
+                "isRequired": option["is_required"],
+                "sortOrder": option["sort_order"],
+                "defaultProductId": option["default_product_id"],
+                "productIds": sorted(pk for pk in option["selectable_ids"] or [] if pk is not None),
+            }
+            for option in data["options"]
+        ]
+        return single(data, "Cluster configurator")
+
+    # Nested bulk ---------------------------------------------------------------------------
+    @action(detail=False, methods=["post"], url_path=BULK_PATH)
+    def bulk_upsert(self, request, key):
+        return self.cluster_bulk(request, key)
+
+    def cluster_bulk(self, request, key):
+        """Clusters with nested `products` and `options` (options with `products`)."""
+        resource = self.resource
+        bulk_key = self.bulk_key(key)
+        bulk = read_bulk_request(
+            request,
+            resource=resource.name,
+            limit=resource.bulk_limit,
+            field_names=resource.directive_fields,
+        )
+        product_key = services.NESTED_PRODUCT_KEY[key]
+        option_key = services.NESTED_OPTION_KEY[key]
+        nested_clusters = []
+        raw_clusters = []
+        nested_raw = []
+        for raw in bulk.raw_items:
+            products, options, problem = _split_nested(raw, ("products", "options"))
+            raw_clusters.append(raw if problem else _without(raw, ("products", "options")))
+            nested_raw.append((products, options, problem))
+        clusters = build_items(
+            raw_clusters,
+            lookup_key=key,
+            key=bulk_key,
+            struct=resource.write_struct,
+            to_changes=resource.changes,
+        )
+        for item, (products, options, problem) in zip(clusters, nested_raw, strict=True):
+            if problem and item.error is None:
+                item.fail(CatalogueError(Code.SCHEMA_VALIDATION, problem))
+            option_products = {}
+            option_items_raw = []
+            for index, raw_option in enumerate(options):
+                option_nested, _, option_problem = _split_nested(raw_option, ("products",))
+                option_items_raw.append(
+                    raw_option if option_problem else _without(raw_option, ("products",))
+                )
+                option_products[index] = build_items(
+                    option_nested,
+                    lookup_key=product_key,
+                    key=BulkKey(PRODUCTS_RESOURCE.bulk_keys[product_key]),
+                    struct=PRODUCTS_RESOURCE.write_struct,
+                    to_changes=PRODUCTS_RESOURCE.changes,
+                )
+            option_items = build_items(
+                option_items_raw,
+                lookup_key=option_key,
+                key=BulkKey(OPTIONS_RESOURCE.bulk_keys[option_key]),
+                struct=OPTIONS_RESOURCE.write_struct,
+                to_changes=OPTIONS_RESOURCE.changes,
+            )
+            product_items = build_items(
+                products,
+                lookup_key=product_key,
+                key=BulkKey(PRODUCTS_RESOURCE.bulk_keys[product_key]),
+                struct=PRODUCTS_RESOURCE.write_struct,
+                to_changes=PRODUCTS_RESOURCE.changes,
+            )
+            nested_clusters.append(
+                services.NestedCluster(item, product_items, option_items, option_products)
+            )
+        with transaction.atomic():
+            services.cluster_bulk_upsert(
+                clusters=nested_clusters,
+                lookup_key=key,
+                directives=bulk.directives,
+                dry_run=bulk.dry_run,
+                atomic=bulk.atomic,
+            )
+        results = []
+        for nested, result in zip(
+            nested_clusters,
+            item_results([n.item for n in nested_clusters], key, bulk.dry_run),
+            strict=True,
+        ):
+            result["products"] = item_results(nested.products, product_key, bulk.dry_run)
+            result["options"] = item_results(nested.options, option_key, bulk.dry_run)
+            for index, option_result in enumerate(result["options"]):
+                option_result["products"] = item_results(
+                    nested.option_products.get(index, []), product_key, bulk.dry_run
+                )
+            results.append(result)
+        messages = [summary(results)]
+        if bulk.dry_run:
+            messages.append("Dry run: nothing was written")
+        return Response({"data": results, "messages": messages})
+
+
+def _split_nested(raw, names: tuple[str, ...]) -> tuple[list, list, str | None]:
+    """The nested arrays of a raw item (`names[0]`, `names[1]`), or why they are malformed."""
+    if not isinstance(raw, dict):
+        return [], [], None
+    found = []
+    for name in names:
+        value = raw.get(name, [])
+        if value is None:
+            value = []
+        if not isinstance(value, list):
+            return [], [], f"{name}: must be an array"
+        found.append(value)
+    while len(found) < 2:
+        found.append([])
+    return found[0], found[1], None
+
+
+def _without(raw: dict, names: tuple[str, ...]) -> dict:
+    return {k: v for k, v in raw.items() if k not in names}
+
+
+# Cluster options ---------------------------------------------------------------------------
+
+OPTION_LOOKUP = OPTIONS_RESOURCE.lookup
+OPTION_ERRORS = lookup_errors(OPTION_LOOKUP)
+
+
+class ClusterOptionViewSet(RecordViewSet):
+    resource = OPTIONS_RESOURCE
+    extra_scopes = {
+        "products": ["product.read"],
+        "assign_products": ["product.read"],
+        "unassign_products": ["product.read"],
+        "products_bulk": ["product.write"],
+    }
+
+    @extend_schema(
+        operation_id="clusteroptions_products_list",
+        summary="List the selectable products of an option",
+        parameters=[
+            *lookup_parameters(OPTION_LOOKUP),
+            *page_parameters(),
+            language_parameter(),
+            expands_parameter(PRODUCTS_RESOURCE.expands),
+        ],
+        responses=envelope_responses(
+            200,
+            "Product",
+            envelope="list",
+            errors=[*OPTION_ERRORS, Code.SCHEMA_VALIDATION, Code.PAGINATION],
+        ),
+    )
+    @action(detail=True, methods=["get"])
+    def products(self, request, key, value):
+        params = request.query_params
+        language = response_language(params.get("language"))
+        expands = parse_expands(params.get("expands"), PRODUCTS_RESOURCE.expands)
+        page = parse_page(params.get("page"), params.get("offset"))
+        option_id = self.resolve_id(key, value)
+        ids = list(
+            Product.objects.filter(selectable_in__option_id=option_id)
+            .order_by("pk")
+            .values_list("pk", flat=True)
+        )
+        start = page.first_index
+        chunk = ids[start : start + page.size]
+        by_id = PRODUCTS_RESOURCE.queryset().in_bulk(chunk) if chunk else {}
+        records = [by_id[pk] for pk in chunk if pk in by_id]
+        rows = PRODUCTS_RESOURCE.present(records, language=language, expands=expands)
+        return paged(rows, page, len(ids))
+
+    def _change(self, key, value, operation):
+        option_id = self.resolve_id(key, value)
+        body = convert(self.body(), ProductRefs)
+        _too_many(len(body.products))
+        results = move_results(
+            body.products,
+            resolve(PRODUCTS, body.products),
+            lambda ids: operation(option_id=option_id, product_ids=ids),
+        )
+        return Response({"data": results, "messages": [summary(results)]})
+
+    @extend_schema(
+        operation_id="clusteroptions_products_assign",
+        summary="Make products selectable in an option",
+        description="They stay where they are. One result per reference.",
+        request=struct_body(ProductRefs),
+        parameters=lookup_parameters(OPTION_LOOKUP),
+        responses=results_responses(errors=[*BODY_ERRORS, *OPTION_ERRORS]),
+    )
+    @action(detail=True, methods=["post"], url_path="products/assign")
+    def assign_products(self, request, key, value):
+        return self._change(key, value, services.option_assign_products)
+
+    @extend_schema(
+        operation_id="clusteroptions_products_unassign",
+        summary="Make products no longer selectable in an option",
+        description="They stay in the catalogue. One result per reference.",
+        request=struct_body(ProductRefs),
+        parameters=lookup_parameters(OPTION_LOOKUP),
+        responses=results_responses(errors=[*BODY_ERRORS, *OPTION_ERRORS]),
+    )
+    @action(detail=True, methods=["post"], url_path="products/unassign")
+    def unassign_products(self, request, key, value):
+        return self._change(key, value, services.option_unassign_products)
+
+    @extend_schema(
+        operation_id="clusteroptions_products_bulk",
+        summary="Create or update products and make them selectable in an option",
+        description=(
+            "Items are matched by the kind of the option's lookup key (`id` by id, `sourceId` "
+            "by source and sourceId). One result per item."
+        ),
+        request=bulk_body(PRODUCTS_RESOURCE),
+        parameters=lookup_parameters(OPTION_LOOKUP),
+        responses=results_responses(errors=[*BODY_ERRORS, *OPTION_ERRORS]),
+    )
+    @action(detail=True, methods=["post"], url_path="products/bulk")
+    def products_bulk(self, request, key, value):
+        option_id = self.resolve_id(key, value)
+        bulk = read_bulk_request(
+            request,
+            resource="products",
+            limit=PRODUCTS_RESOURCE.bulk_limit,
+            field_names=PRODUCTS_RESOURCE.directive_fields,
+        )
+        items = build_items(
+            bulk.raw_items,
+            lookup_key=key,
+            key=BulkKey(PRODUCTS_RESOURCE.bulk_keys[key]),
+            struct=PRODUCTS_RESOURCE.write_struct,
+            to_changes=PRODUCTS_RESOURCE.changes,
+        )
+        with transaction.atomic():
+            PRODUCTS_RESOURCE.writes.bulk_upsert(
+                items=items,
+                lookup_key=key,
+                directives=bulk.directives,
+                dry_run=bulk.dry_run,
+                atomic=bulk.atomic,
+            )
+            if not bulk.dry_run:
+                ids = [item.record_id for item in items if item.error is None and item.record_id]
+                if ids:
+                    services.option_assign_products(option_id=option_id, product_ids=ids)
+        return results_response(items, key, bulk.dry_run)
