@@ -9,6 +9,7 @@ from rest_framework import exceptions
 from rest_framework.response import Response
 
 from api.errors import http_status
+from api.unavailable import MESSAGE, STATUS, database_unavailable
 from catalogue.errors import CatalogueError, Code
 
 logger = logging.getLogger("api")
@@ -96,6 +97,10 @@ def exception_handler(exc, context):
             headers["Retry-After"] = str(max(1, int(exc.wait + 0.999)))
         if isinstance(exc, exceptions.ParseError):
             messages = [f"Request body is not valid JSON: {exc.detail}"]
+    elif database_unavailable(exc):
+        logger.warning("Database unavailable: %s", exc)
+        code, messages, status = Code.INTERNAL_ERROR, [MESSAGE], STATUS
+        headers["Retry-After"] = "1"
     else:
         logger.exception("Unhandled error", exc_info=exc)
         code, messages = Code.INTERNAL_ERROR, ["Internal server error"]

@@ -81,6 +81,7 @@ if importlib.util.find_spec("benchmark") is not None:
 MIDDLEWARE = [
     "api.middleware.RequestIdMiddleware",
     "api.middleware.BodySizeLimitMiddleware",
+    "api.unavailable.DatabaseUnavailableMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -244,17 +245,17 @@ SPECTACULAR_SETTINGS = {
 # The admin's translation tabs need jQuery UI; modeltranslation would load it from a CDN.
 JQUERY_UI_URL = "catalogue/vendor/jquery-ui-1.14.2/jquery-ui.min.js"
 
+# LOG_FORMAT=json (the container's default) writes one JSON object per line; every line written
+# while a request is handled carries its request id.
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"request_id": {"()": "api.middleware.RequestIdLogFilter"}},
-    "formatters": {
-        "plain": {"format": "%(asctime)s %(levelname)s [%(request_id)s] %(name)s: %(message)s"}
-    },
+    "filters": {"request_id": {"()": "config.log_format.RequestIdFilter"}},
+    "formatters": {"default": {"()": "config.log_format.formatter"}},
     "handlers": {
         "console": {
             "class": "logging.StreamHandler",
-            "formatter": "plain",
+            "formatter": "default",
             "filters": ["request_id"],
         }
     },
