@@ -10,7 +10,8 @@ endpoint writes records). CSV holds the same items flattened into columns:
 - other fields keep their API name; numbers are converted, empty cells are left out.
 
 Either format may carry a ``type`` field (``product``/``category``) per row; ``_errors`` (what
-the reject file adds) is ignored, so a fixed reject file imports as it is.
+the reject file adds) is ignored, so a fixed reject file imports as it is. An NDJSON line that
+was not a JSON object is rejected as ``{"_line": "<its text>"}``; once fixed, the text is read.
 """
 
 import csv
@@ -27,6 +28,8 @@ from django.conf import settings
 from api.importing import item_fields
 
 ERRORS_FIELD = "_errors"
+# A rejected NDJSON line that was not a JSON object, kept as text for the reject file.
+LINE_FIELD = "_line"
 TYPE_FIELD = "type"
 # A row type as files spell it -> the resource.
 TYPES = {
@@ -107,22 +110,23 @@ def read_ndjson(stream: BinaryIO, forced: str | None) -> Iterator[Row]:
         try:
             value = orjson.loads(line)
         except orjson.JSONDecodeError as exc:
-            row.original = {"_line": line.decode(errors="replace").rstrip("\n")}
+            row.original = {LINE_FIELD: line.decode(errors="replace").rstrip("\n")}
             row.errors.append(
                 error_entry(10005, "InvalidJSONPayload", f"line {number} is not JSON: {exc}")
             )
             yield row
             continue
-        row.original = value
         if not isinstance(value, dict):
+            row.original = {LINE_FIELD: line.decode().rstrip("\n")}
             row.errors.append(
                 error_entry(10007, "SchemaValidationException", "item must be a JSON object")
             )
             yield row
             continue
-        if set(value) == {"_line", ERRORS_FIELD} or set(value) == {"_line"}:
+        row.original = value
+        if isinstance(value.get(LINE_FIELD), str) and set(value) <= {LINE_FIELD, ERRORS_FIELD}:
             # A rejected line that was not JSON, fixed in the reject file: read the fix.
-            yield from _retry_line(value["_line"], number, forced)
+            yield from _retry_line(value[LINE_FIELD], number, forced)
             continue
         row.item = {k: v for k, v in value.items() if k not in (ERRORS_FIELD, TYPE_FIELD)}
         _set_resource(row, forced, value.get(TYPE_FIELD))
@@ -266,8 +270,7 @@ class RejectWriter:
         if self.format == "csv":
             self._csv.writerow({**row.original, ERRORS_FIELD: errors_text(row.errors)})
         else:
-            original = row.original if isinstance(row.original, dict) else {"_line": row.original}
-            line = {**original, ERRORS_FIELD: row.errors}
+            line = {**row.original, ERRORS_FIELD: row.errors}
             self._file.write(orjson.dumps(line).decode() + "\n")
 
     def close(self) -> None:

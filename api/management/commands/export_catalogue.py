@@ -1,13 +1,20 @@
 """Export categories and products as NDJSON or CSV, streaming, with the list filters."""
 
 import csv
+import io
 import sys
 from pathlib import Path
 
 import orjson
 from django.core.management.base import BaseCommand, CommandError
 
-from api.importing import RESOURCES, AdapterError, count_records, export_lines
+from api.importing import (
+    RESOURCES,
+    AdapterError,
+    category_source_pairs,
+    count_records,
+    export_lines,
+)
 from api.management.catalogue_files import SINGULAR, TYPE_FIELD, csv_columns, csv_row
 from api.management.progress import Progress
 
@@ -37,6 +44,14 @@ class Command(BaseCommand):
             metavar="NAME=VALUE",
             help="A list filter as in GET /v2/<resource>?NAME=VALUE, e.g. statuses=A,T "
             "(repeatable).",
+        )
+        parser.add_argument(
+            "--parent-key",
+            choices=("sourceId", "id"),
+            default="sourceId",
+            help="How parents are named: by their source pair (default; the file imports into "
+            "any catalogue) or by id (only into this one). Parents without a source pair keep "
+            "their id.",
         )
         parser.add_argument(
             "--progress-interval",
@@ -79,24 +94,25 @@ class Command(BaseCommand):
             interval=options["progress_interval"],
         )
         done = 0
+        pairs = category_source_pairs() if options["parent_key"] == "sourceId" else {}
         if file_format == "csv":
-            import io
-
             text = io.TextIOWrapper(target, encoding="utf-8", newline="", write_through=True)
             writer = csv.writer(text)
             columns = csv_columns(resources)
             writer.writerow(columns)
         for resource in resources:
-            prefix = b'{"' + TYPE_FIELD.encode() + b'":"' + SINGULAR[resource].encode() + b'",'
+            kind = SINGULAR[resource]
             for chunk in export_lines(resource, filters):
                 lines = chunk.splitlines()
+                records = [_named_parent(orjson.loads(line), pairs) for line in lines]
                 if file_format == "csv":
-                    writer.writerows(
-                        csv_row(orjson.loads(line), resource, columns) for line in lines
-                    )
+                    writer.writerows(csv_row(record, resource, columns) for record in records)
                 else:
-                    # Each line is one JSON object: the type goes in front of its first field.
-                    target.write(b"".join(prefix + line[1:] + b"\n" for line in lines))
+                    target.write(
+                        b"".join(
+                            orjson.dumps({TYPE_FIELD: kind, **record}) + b"\n" for record in records
+                        )
+                    )
                 done += len(lines)
                 progress.update(done, done / total if total else None)
         if file_format == "csv":
@@ -104,3 +120,12 @@ class Command(BaseCommand):
             text.detach()
         progress.finish(done)
         return done
+
+
+def _named_parent(record: dict, pairs: dict[int, tuple[str, str]]) -> dict:
+    """Name the record's parent category by its source pair when it has one."""
+    parent = record.get("parent")
+    if parent and set(parent) == {"id"} and parent["id"] in pairs:
+        source, source_id = pairs[parent["id"]]
+        record["parent"] = {"source": source, "sourceId": source_id}
+    return record
