@@ -6,7 +6,14 @@ from pathlib import Path
 import orjson
 from django.core.management.base import BaseCommand, CommandError
 
-from api.importing import RESOURCES, AdapterError, batch_limit, lookup_keys, upsert_batch
+from api.importing import (
+    RESOURCES,
+    AdapterError,
+    batch_limit,
+    lookup_keys,
+    refresh_statistics,
+    upsert_batch,
+)
 from api.management.catalogue_files import (
     CountingReader,
     RejectWriter,
@@ -19,6 +26,7 @@ from api.management.catalogue_files import (
 from api.management.progress import Progress
 
 OUTCOMES = ("created", "updated", "unchanged", "skipped", "failed")
+ANALYZE_FIRST_AT = 1000
 ACTION_OUTCOME = {"create": "created", "update": "updated", "skip": "skipped", "error": "failed"}
 
 
@@ -94,6 +102,9 @@ class Command(BaseCommand):
         self.counts: dict[str, Counter] = defaultdict(Counter)
         self.pending: dict[str, list[Row]] = {resource: [] for resource in RESOURCES}
         self.done = 0
+        # Statistics are refreshed each time the rows created since the start double.
+        self.created = 0
+        self.analyze_at = ANALYZE_FIRST_AT
         rejects_at = options["reject_file"] or reject_path(path)
 
         size = path.stat().st_size
@@ -163,6 +174,10 @@ class Command(BaseCommand):
                 outcome = "unchanged"
             self.counts[resource][outcome] += 1
             self.done += 1
+            self.created += outcome == "created"
+        if self.created >= self.analyze_at and not self.dry_run:
+            refresh_statistics()
+            self.analyze_at = 2 * self.created
 
     def _reject(self, row: Row, resource: str) -> None:
         self.counts[resource]["failed"] += 1
