@@ -68,28 +68,18 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, bind, migrate, local_client, demo, graceful_timeout, **options):
-        self.stop_requested = threading.Event()
-        self.hurry = threading.Event()
-        for number in STOP_SIGNALS:
-            signal.signal(number, self._on_signal)
         embedded = not os.environ.get("DATABASE_URL")
         try:
-            if migrate:
-                call_command("migrate", interactive=False, verbosity=1)
-            if local_client:
-                call_command(
-                    "create_api_client",
-                    local_client,
-                    scopes=[scope for scope in settings.API_SCOPES if scope.endswith(".write")],
-                    if_missing=True,
-                )
-            if demo and not (Product.objects.exists() or Category.objects.exists()):
-                call_command("seed_demo")
-            # Workers open their own connections; this process needs none while it waits.
-            connections.close_all()
-            code = (
-                0 if self.stop_requested.is_set() else self._serve(bind, graceful_timeout, embedded)
-            )
+            try:
+                self._prepare(migrate, local_client, demo)
+            except KeyboardInterrupt:
+                raise CommandError("Interrupted before serving", returncode=130) from None
+            # From here on a stop signal stops gunicorn first and the database after it.
+            self.stop_requested = threading.Event()
+            self.hurry = threading.Event()
+            for number in STOP_SIGNALS:
+                signal.signal(number, self._on_signal)
+            code = self._serve(bind, graceful_timeout, embedded)
         finally:
             if embedded:
                 from config.embedded_db import release
@@ -98,15 +88,32 @@ class Command(BaseCommand):
         if code:
             raise CommandError(f"gunicorn exited with status {code}", returncode=code)
 
+    def _prepare(self, migrate: bool, local_client: str | None, demo: bool) -> None:
+        if migrate:
+            call_command("migrate", interactive=False, verbosity=1)
+        if local_client:
+            call_command(
+                "create_api_client",
+                local_client,
+                scopes=[scope for scope in settings.API_SCOPES if scope.endswith(".write")],
+                if_missing=True,
+            )
+        if demo and not (Product.objects.exists() or Category.objects.exists()):
+            call_command("seed_demo")
+        # Workers open their own connections; this process needs none while it waits.
+        connections.close_all()
+
     def _on_signal(self, number, frame):
         if self.stop_requested.is_set():
             self.hurry.set()
         self.stop_requested.set()
 
     def _serve(self, bind: str, graceful_timeout: float, embedded: bool) -> int:
+        if embedded:
+            from config.embedded_db import database_url
         env = {
             **os.environ,
-            "DATABASE_URL": _database_url(),
+            "DATABASE_URL": database_url() if embedded else os.environ["DATABASE_URL"],
             # Workers get DATABASE_URL, which alone would make them default to production.
             "DJANGO_ENV": settings.DJANGO_ENV,
         }
@@ -126,8 +133,10 @@ class Command(BaseCommand):
             bind,
             "config.wsgi:application",
         ]
+        self.stdout.flush()  # what was printed so far (a new client's secret) comes first
         gunicorn = subprocess.Popen(command, cwd=settings.BASE_DIR, env=env, start_new_session=True)
         self.stdout.write(f"Serving on http://{bind}/ (gunicorn pid {gunicorn.pid}); Ctrl-C stops")
+        self.stdout.flush()
         try:
             while not self.stop_requested.wait(POLL_SECONDS):
                 if gunicorn.poll() is not None:
@@ -135,7 +144,8 @@ class Command(BaseCommand):
                 if embedded:
                     self._revive_database()
             self.stdout.write("Stopping…")
-            return self._stop(gunicorn, graceful_timeout)
+            self._stop(gunicorn, graceful_timeout)
+            return 0
         finally:
             _kill_group(gunicorn)
 
@@ -149,7 +159,7 @@ class Command(BaseCommand):
         embedded_db.restart()
         logger.warning("The embedded PostgreSQL is back after %.1f s", time.monotonic() - started)
 
-    def _stop(self, gunicorn: subprocess.Popen, graceful_timeout: float) -> int:
+    def _stop(self, gunicorn: subprocess.Popen, graceful_timeout: float) -> None:
         """SIGTERM: gunicorn stops accepting and lets requests finish; then kill what is left."""
         with contextlib.suppress(ProcessLookupError):
             gunicorn.send_signal(signal.SIGTERM)
@@ -158,16 +168,6 @@ class Command(BaseCommand):
             time.sleep(0.05)
         if gunicorn.poll() is None:
             logger.warning("gunicorn did not stop in time; killing it")
-        return 0
-
-
-def _database_url() -> str:
-    url = os.environ.get("DATABASE_URL")
-    if url:
-        return url
-    from config.embedded_db import database_url
-
-    return database_url()
 
 
 def _kill_group(process: subprocess.Popen) -> None:
