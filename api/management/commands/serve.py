@@ -135,15 +135,15 @@ class Command(BaseCommand):
         ]
         self.stdout.flush()  # what was printed so far (a new client's secret) comes first
         gunicorn = subprocess.Popen(command, cwd=settings.BASE_DIR, env=env, start_new_session=True)
-        self.stdout.write(f"Serving on http://{bind}/ (gunicorn pid {gunicorn.pid}); Ctrl-C stops")
-        self.stdout.flush()
+        # Logged, not printed: in JSON mode every line the container writes is JSON.
+        logger.info("Serving on http://%s/ (gunicorn pid %s); Ctrl-C stops", bind, gunicorn.pid)
         try:
             while not self.stop_requested.wait(POLL_SECONDS):
                 if gunicorn.poll() is not None:
                     return gunicorn.returncode
                 if embedded:
                     self._revive_database()
-            self.stdout.write("Stopping…")
+            logger.info("Stopping")
             self._stop(gunicorn, graceful_timeout)
             return 0
         finally:
