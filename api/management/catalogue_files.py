@@ -90,16 +90,16 @@ class CountingReader(io.RawIOBase):
 
 
 def _set_resource(row: Row, forced: str | None, value) -> None:
-    """The row's resource: --resource when given, else its type field."""
-    row.resource = forced or (TYPES.get(str(value).strip().lower()) if value else None)
+    """The row's resource: its type field, which must agree with --resource when given."""
+    given = TYPES.get(str(value).strip().lower()) if value not in (None, "") else None
+    row.resource = forced or given
     if row.resource is None:
-        row.errors.append(
-            error_entry(
-                10007,
-                "SchemaValidationException",
-                f"{TYPE_FIELD}: must be product or category (or give --resource)",
-            )
-        )
+        message = f"{TYPE_FIELD}: must be product or category (or give --resource)"
+    elif forced and value not in (None, "") and given != forced:
+        message = f"{TYPE_FIELD}: {value} is not one of the {forced} this import was given"
+    else:
+        return
+    row.errors.append(error_entry(10007, "SchemaValidationException", message))
 
 
 def read_ndjson(stream: BinaryIO, forced: str | None) -> Iterator[Row]:

@@ -39,8 +39,9 @@ class Progress:
             share = min(max(fraction or 0.0, 0.0), 1.0)
             filled = int(share * self.BAR_WIDTH)
             bar = "#" * filled + "." * (self.BAR_WIDTH - filled)
+            # Back to the start of the line, and clear what a longer earlier line left there.
             self.stream.write(
-                f"\r{self.label} [{bar}] {share:4.0%} {done:,} rows {rate:,.0f} rows/s{eta}  ",
+                f"\r{self.label} [{bar}] {share:4.0%} {done:,} rows {rate:,.0f} rows/s{eta}\x1b[K",
                 ending="",
             )
             self.stream.flush()

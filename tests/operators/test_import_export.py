@@ -133,13 +133,29 @@ def test_csv_with_localized_columns_imports(tmp_path):
     assert Product.objects.count() == 2
 
 
-def test_a_resource_option_replaces_the_type_column(tmp_path):
+def test_a_resource_option_stands_for_the_type_column(tmp_path):
     path = tmp_path / "categories.csv"
     path.write_text("source,sourceId,names.EN\nerp,C-1,Valves\nerp,C-2,Pipes\n")
 
     output = run("import_catalogue", str(path), resource="categories")
 
     assert "categories: 2 created" in output
+
+
+def test_a_row_whose_type_contradicts_the_resource_option_fails(catalogue_file):
+    output, _ = run_failing("import_catalogue", str(catalogue_file), resource="products")
+
+    # (the products fail too: their parent categories were never created)
+    assert "products: 0 created, 0 updated, 0 unchanged, 0 skipped, 5 failed" in output
+    lines = catalogue_file.with_name("catalogue.rejects.ndjson").read_text().splitlines()
+    rejects = {json.loads(line)["sourceId"]: json.loads(line)["_errors"] for line in lines}
+    for source_id in ("C-1", "C-2"):
+        assert rejects[source_id][0]["messages"] == [
+            "type: category is not one of the products this import was given"
+        ]
+    assert rejects["P-1"][0]["type"] == "ParentCategoryNotFound"
+    assert not Category.objects.exists()
+    assert not Product.objects.exists()
 
 
 def test_bad_rows_go_to_a_reject_file_that_imports_once_fixed(tmp_path):
@@ -292,6 +308,7 @@ def test_progress_bar_on_a_terminal():
     text = stream.getvalue()
     assert text.startswith("\rImporting [#######.......................]  25% 500 rows")
     assert "rows/s ETA 0:00:0" in text
+    assert text.count("\x1b[K") == 2  # each redraw clears the rest of the line
     assert "100% 2,000 rows" in text
 
 
