@@ -4,7 +4,6 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 PYTEST_ARGS ?=
-LOCAL_CLIENT_SCOPES := product.write category.write cluster.write clusterconfig.write
 
 .PHONY: venv run test lint format benchmark
 
@@ -13,18 +12,17 @@ venv: $(VENV)/.installed
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
-# Reinstall only when requirements.txt changed since the last install.
-$(VENV)/.installed: requirements.txt | $(BIN)/python
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.txt
+# Reinstall only when a requirements file changed since the last install.
+$(VENV)/.installed: requirements.txt requirements-dev.txt | $(BIN)/python
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	touch $@
 
 # The settings refuse the development secret key unless DJANGO_ENV says otherwise.
 run test benchmark: export DJANGO_ENV := development
 
+# One supervisor owns the embedded PostgreSQL and gunicorn: Ctrl-C stops both within seconds.
 run: venv
-	$(BIN)/python manage.py migrate --noinput
-	$(BIN)/python manage.py create_api_client local --scopes "$(LOCAL_CLIENT_SCOPES)" --if-missing
-	BIND=$(HOST):$(PORT) $(BIN)/gunicorn -c config/gunicorn.py config.wsgi:application
+	$(BIN)/python manage.py serve --bind $(HOST):$(PORT) --migrate --local-client local --demo
 
 test: venv
 	$(BIN)/pytest $(PYTEST_ARGS)

@@ -1,5 +1,11 @@
-#!/usr/bin/env python
-"""Django's command-line utility for administrative tasks."""
+#!/bin/sh
+# Run as ./manage.py: the shell part below re-runs this file with the project's virtualenv (.venv)
+# when there is one, else with python3 from PATH. Python reads the same lines as a string.
+""":"
+here=$(dirname "$0")
+if [ -x "$here/.venv/bin/python" ]; then exec "$here/.venv/bin/python" "$0" "$@"; fi
+exec python3 "$0" "$@"
+":"""
 
 import os
 import sys

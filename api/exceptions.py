@@ -5,12 +5,13 @@ import logging
 import psycopg
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import RequestDataTooBig
-from django.db import Error, InterfaceError, OperationalError
+from django.db import Error
 from django.http import Http404, JsonResponse
 from rest_framework import exceptions
 from rest_framework.response import Response
 
 from api.errors import http_status
+from api.unavailable import MESSAGE, database_unavailable
 from catalogue.errors import CatalogueError, Code
 
 logger = logging.getLogger("api")
@@ -91,14 +92,8 @@ def _database_failure(exc) -> tuple[str, dict[str, str]] | None:
             "narrow it (fewer filter values, a smaller page) or try again later",
             {},
         )
-    sqlstate = getattr(cause, "sqlstate", None) or ""
-    unreachable = isinstance(exc, InterfaceError) or (
-        isinstance(exc, OperationalError)
-        and isinstance(cause, psycopg.OperationalError)
-        and (not sqlstate or sqlstate.startswith("08") or sqlstate in ("57P01", "57P02", "57P03"))
-    )
-    if unreachable:
-        return "Database unavailable; try again shortly", {"Retry-After": "5"}
+    if database_unavailable(exc):
+        return MESSAGE, {"Retry-After": "1"}
     return None
 
 

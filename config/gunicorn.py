@@ -14,7 +14,8 @@ from config.access_log import ACCESS_LOG_FORMAT
 
 bind = os.environ.get("BIND", "127.0.0.1:8000")
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
-worker_class = "gthread"
+# gthread, minus the quit handler that deadlocks on Ctrl-C (see config/workers.py).
+worker_class = "config.workers.ThreadWorker"
 threads = int(os.environ.get("WEB_THREADS", "4"))
 # Idle kept-alive connections wait in the worker's poller, not in a thread. Behind a load
 # balancer this must exceed the balancer's own idle timeout (60 s on most).
@@ -34,5 +35,5 @@ limit_request_fields = 100
 limit_request_field_size = 16384
 
 accesslog = os.environ.get("ACCESS_LOG", "-") or None
-logger_class = "config.access_log.RedactingLogger"
+logger_class = "config.log_format.GunicornLogger"
 access_log_format = ACCESS_LOG_FORMAT

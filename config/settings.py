@@ -1,8 +1,10 @@
 """Settings, read from the environment.
 
 One module serves every environment: what differs between a laptop, CI and production is
-environment variables, not code. ``DJANGO_ENV`` defaults to ``production`` so a forgotten
-variable fails safe (no debug pages, no development secret key).
+environment variables, not code. ``DJANGO_ENV`` defaults to ``development`` only when
+``DATABASE_URL`` is unset, that is when the embedded PostgreSQL of a checkout is in use; with a
+real database it defaults to ``production``, so a forgotten variable on a server fails safe (no
+debug pages, no development secret key). Production without ``DATABASE_URL`` is refused.
 """
 
 import importlib.util
@@ -30,7 +32,13 @@ def env_list(name: str, default: str) -> list[str]:
     return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
 
 
-DJANGO_ENV = os.environ.get("DJANGO_ENV", "production").strip().lower()
+# A checkout without DATABASE_URL runs the embedded PostgreSQL, which only a developer has.
+_database_url = os.environ.get("DATABASE_URL")
+DJANGO_ENV = (
+    (os.environ.get("DJANGO_ENV") or ("production" if _database_url else "development"))
+    .strip()
+    .lower()
+)
 if DJANGO_ENV not in {"production", "development"}:
     raise ImproperlyConfigured("DJANGO_ENV must be 'production' or 'development'")
 PRODUCTION = DJANGO_ENV == "production"
@@ -42,6 +50,8 @@ if PRODUCTION and SECRET_KEY == DEVELOPMENT_SECRET_KEY:
         "Refusing to start in production with the development SECRET_KEY: set SECRET_KEY "
         "(or DJANGO_ENV=development on a developer machine)."
     )
+if PRODUCTION and not _database_url:
+    raise ImproperlyConfigured("Refusing to start in production without DATABASE_URL.")
 
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]")
 
@@ -60,6 +70,7 @@ INSTALLED_APPS = [
     "mptt",
     "oauth2_provider",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
     "catalogue",
     "api",
 ]
@@ -72,6 +83,7 @@ MIDDLEWARE = [
     "api.middleware.RequestIdMiddleware",
     "api.middleware.BodySizeLimitMiddleware",
     "api.middleware.UnstorableTextMiddleware",
+    "api.unavailable.DatabaseUnavailableMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -103,7 +115,6 @@ TEMPLATES = [
 ]
 
 # Database: DATABASE_URL when given, else an embedded PostgreSQL under .data/postgres.
-_database_url = os.environ.get("DATABASE_URL")
 if not _database_url:
     from config.embedded_db import database_url
 
@@ -258,19 +269,26 @@ SPECTACULAR_SETTINGS = {
     "SORT_OPERATION_PARAMETERS": False,
     "POSTPROCESSING_HOOKS": ["api.schema.postprocess"],
     "SWAGGER_UI_SETTINGS": {"persistAuthorization": True},
+    # Swagger UI and ReDoc from this server's static files: the docs work offline.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
 }
 
+# The admin's translation tabs need jQuery UI; modeltranslation would load it from a CDN.
+JQUERY_UI_URL = "catalogue/vendor/jquery-ui-1.14.2/jquery-ui.min.js"
+
+# LOG_FORMAT=json (the container's default) writes one JSON object per line; every line written
+# while a request is handled carries its request id.
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"request_id": {"()": "api.middleware.RequestIdLogFilter"}},
-    "formatters": {
-        "plain": {"format": "%(asctime)s %(levelname)s [%(request_id)s] %(name)s: %(message)s"}
-    },
+    "filters": {"request_id": {"()": "config.log_format.RequestIdFilter"}},
+    "formatters": {"default": {"()": "config.log_format.formatter"}},
     "handlers": {
         "console": {
             "class": "logging.StreamHandler",
-            "formatter": "plain",
+            "formatter": "default",
             "filters": ["request_id"],
         }
     },

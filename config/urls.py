@@ -4,6 +4,7 @@ from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 from rest_framework.negotiation import DefaultContentNegotiation
 
+from api import pages
 from api.oauth import ThrottledTokenView
 from api.views import service
 
@@ -16,6 +17,8 @@ class SchemaView(SpectacularAPIView):
 
 
 urlpatterns = [
+    path("", pages.home, name="home"),
+    re_path(r"^v2/docs/errors/?$", pages.error_codes, name="error-codes"),
     re_path(r"^oauth2/token/?$", ThrottledTokenView.as_view(), name="token"),
     path("health/live", service.live, name="health-live"),
     path("health/ready", service.ready, name="health-ready"),
@@ -30,7 +33,10 @@ urlpatterns = [
     path(
         "v2/redoc/",
         SpectacularRedocView.as_view(
-            url_name="schema", authentication_classes=[], permission_classes=[]
+            url_name="schema",
+            template_name="api/redoc.html",
+            authentication_classes=[],
+            permission_classes=[],
         ),
         name="redoc",
     ),

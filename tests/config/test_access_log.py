@@ -100,8 +100,8 @@ def test_no_credential_reaches_the_line_even_through_a_custom_format():
 def test_the_server_settings_let_the_application_answer_first():
     assert gunicorn_settings.limit_request_line == 8190  # gunicorn's largest bounded value
     assert gunicorn_settings.limit_request_field_size >= 16384
-    assert gunicorn_settings.logger_class == "config.access_log.RedactingLogger"
-    assert gunicorn_settings.worker_class == "gthread"
+    assert gunicorn_settings.logger_class == "config.log_format.GunicornLogger"
+    assert gunicorn_settings.worker_class == "config.workers.ThreadWorker"
 
 
 class Lines(logging.Handler):
