@@ -364,23 +364,29 @@ class ProductFilterSet(CatalogueFilterSet):
         return queryset.filter(pk__in=links.values("product_id"))
 
     def filter_term(self, queryset, name, value):
-        query = term_query(value)
-        code_ids = product_ids_with_code(value.strip())
-        if query is None and not code_ids:
-            return queryset.none()
-        condition = Q(pk__in=code_ids)
-        if query is not None:
-            found = ProductSearch.objects.filter(
-                vector=SearchQuery(query, config="simple", search_type="raw")
-            ).values("product_id")
-            condition |= Q(pk__in=found)
-        queryset = queryset.filter(condition)
-        if code_ids:
-            # Exact code or source-id matches first; ids break ties.
-            queryset = queryset.annotate(
-                relevance=Case(When(pk__in=code_ids, then=Value(1)), default=Value(0))
-            )
-        return queryset
+        return term_filter(queryset, value, ProductSearch, "product_id", product_ids_with_code)
+
+
+def term_filter(queryset, value: str, search_model, owner: str, ids_with_code):
+    """Records whose search document matches the term (typo-tolerant, see catalogue/search.py),
+    exact code or source-id matches first (as `relevance`)."""
+    query = term_query(value)
+    code_ids = ids_with_code(value.strip())
+    if query is None and not code_ids:
+        return queryset.none()
+    condition = Q(pk__in=code_ids)
+    if query is not None:
+        found = search_model.objects.filter(
+            vector=SearchQuery(query, config="simple", search_type="raw")
+        ).values(owner)
+        condition |= Q(pk__in=found)
+    queryset = queryset.filter(condition)
+    if code_ids:
+        # Exact code or source-id matches first; ids break ties.
+        queryset = queryset.annotate(
+            relevance=Case(When(pk__in=code_ids, then=Value(1)), default=Value(0))
+        )
+    return queryset
 
 
 class ClusterConfigFilterSet(django_filters.FilterSet):
@@ -435,7 +441,6 @@ class ClusterFilterSet(CatalogueFilterSet):
     clusterConfigIds = NumberInFilter(field_name="config_id", lookup_expr="in")
     hidden = YesNoFilter(field_name="hidden")
 
-    term_fields = ("code",)
     sort_fields = {
         "id": "id",
         "createdAt": "created_at",
@@ -450,6 +455,12 @@ class ClusterFilterSet(CatalogueFilterSet):
 
     def filter_noop(self, queryset, name, value):
         return queryset
+
+    def filter_term(self, queryset, name, value):
+        from catalogue.models import ClusterSearch
+        from catalogue.selectors.clusters import cluster_ids_with_code
+
+        return term_filter(queryset, value, ClusterSearch, "cluster_id", cluster_ids_with_code)
 
     def filter_categories(self, queryset, name, value):
         if not value:

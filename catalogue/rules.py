@@ -300,3 +300,9 @@ def product_search_document(row: dict, pairs: list[tuple[str, str]]) -> str:
     names = [row.get(f"name_{code}") or "" for code, _ in settings.LANGUAGES]
     codes = [row.get(name) or "" for name in SEARCHED_PRODUCT_CODES]
     return search_document(*names, *codes, *(source_id for _, source_id in pairs))
+
+
+def cluster_search_document(row: dict, pairs: list[tuple[str, str]]) -> str:
+    """The searchable text of a cluster row: names, code and source ids."""
+    names = [row.get(f"name_{code}") or "" for code, _ in settings.LANGUAGES]
+    return search_document(*names, row.get("code") or "", *(source_id for _, source_id in pairs))

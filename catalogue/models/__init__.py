@@ -17,6 +17,7 @@ from catalogue.models.cluster import (
     ClusterOption,
     ClusterOptionProduct,
     ClusterOptionSource,
+    ClusterSearch,
     ClusterSource,
     DisplayType,
 )
@@ -45,6 +46,7 @@ __all__ = [
     "ClusterOption",
     "ClusterOptionProduct",
     "ClusterOptionSource",
+    "ClusterSearch",
     "ClusterSource",
     "DisplayType",
     "ExternalSource",

@@ -1,6 +1,8 @@
 """Clusters: a product sold in variants (its products) with add-on choices (its options),
 and the configs that say which product attributes drive the variant choice."""
 
+from django.contrib.postgres.indexes import GinIndex
+from django.contrib.postgres.search import SearchVectorField
 from django.db import models
 from django.db.models import Q
 from django.db.models.functions import Upper
@@ -89,6 +91,29 @@ class Cluster(LocalizedModel, LocalizedContent):
 
     def __str__(self) -> str:
         return self.code or f"Cluster {self.pk}"
+
+
+class ClusterSearch(models.Model):
+    """A cluster's searchable text (names in every language, code, source ids), normalised as
+    product documents are (see ProductSearch), with its full-text vector."""
+
+    cluster = models.OneToOneField(
+        Cluster, primary_key=True, related_name="search", on_delete=models.CASCADE
+    )
+    text = models.TextField(blank=True, default="")
+    vector = models.GeneratedField(
+        expression=models.Func(
+            models.F("text"), template="to_tsvector('simple'::regconfig, %(expressions)s)"
+        ),
+        output_field=SearchVectorField(),
+        db_persist=True,
+    )
+
+    class Meta:
+        indexes = [GinIndex(fields=["vector"], name="cluster_search_vector")]
+
+    def __str__(self) -> str:
+        return self.text[:80]
 
 
 class ClusterSource(ExternalSource):

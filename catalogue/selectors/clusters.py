@@ -4,6 +4,7 @@ from collections import defaultdict
 
 from django.contrib.postgres.aggregates import ArrayAgg
 from django.db import connection
+from django.db.models.functions import Upper
 
 from catalogue.models import (
     Cluster,
@@ -11,6 +12,7 @@ from catalogue.models import (
     ClusterCategory,
     ClusterConfigSetting,
     ClusterOption,
+    ClusterSource,
     Product,
 )
 from catalogue.selectors.counts import subtree_cluster_counts
@@ -121,3 +123,16 @@ def category_cluster_page(
             [category_id, size, start],
         )
         return total, [row[0] for row in cursor.fetchall()]
+
+
+def cluster_ids_with_code(code: str, limit: int = 100) -> list[int]:
+    """Ids of clusters whose code (any case) or a source id equals `code` exactly."""
+    if not code or len(code) > 255:
+        return []
+    by_code = (
+        Cluster.objects.annotate(code_upper=Upper("code"))
+        .filter(code_upper=code.upper())
+        .values("pk")
+        .union(ClusterSource.objects.filter(source_id=code).values("owner_id"))
+    )
+    return [row["pk"] for row in by_code[:limit]]

@@ -16,6 +16,7 @@ from catalogue.models import (
     ClusterOption,
     ClusterOptionProduct,
     ClusterOptionSource,
+    ClusterSearch,
     ClusterSource,
     Product,
 )
@@ -39,7 +40,9 @@ from catalogue.services.records import (
     match_keys,
     plan_deletes,
     plan_records,
+    searchable_changes,
     write_records,
+    write_search_documents,
 )
 
 CLUSTER_CONFIGS = RecordSpec(
@@ -329,6 +332,11 @@ def plan_clusters(items: list[BulkItem], lookup_key: str, directives: Directives
         found=_match_clusters(items, lookup_key),
         relate=relate,
     )
+    for item in pending:
+        if item.pending:
+            item.extra["search"] = rules.cluster_search_document(
+                item.extra["row"], item.extra["sources"]
+            )
     decide(pending)
 
 
@@ -358,6 +366,7 @@ def _default_candidates(items: list[BulkItem]) -> dict[int, set[int]]:
 
 def write_clusters(items: list[BulkItem]) -> None:
     creates, updates = write_records(CLUSTERS, items, changed=("primary_changed",))
+    write_search_documents(ClusterSearch, "cluster_id", searchable_changes(creates + updates))
     write_primary(
         CLUSTER_MEMBERSHIP,
         {

@@ -2,14 +2,11 @@
 
 from collections import defaultdict
 
-from django.db import connection
-
 from catalogue import rules
 from catalogue.errors import CatalogueError, Code
 from catalogue.models import Cluster, Product, ProductCategory, ProductSearch, ProductSource
 from catalogue.models.base import now_ms
 from catalogue.records import ClusterRef, RecordSpec
-from catalogue.search import record_words
 from catalogue.services.bulk import BulkItem, Directives, deletes, upserts
 from catalogue.services.categories import CATEGORIES
 from catalogue.services.memberships import (
@@ -25,7 +22,9 @@ from catalogue.services.records import (
     match_keys,
     plan_deletes,
     plan_records,
+    searchable_changes,
     write_records,
+    write_search_documents,
 )
 
 PRODUCTS = RecordSpec(
@@ -136,13 +135,7 @@ def write_products(items: list[BulkItem]) -> None:
             for item in touched
         ]
     )
-    _write_search(
-        [
-            item
-            for item in touched
-            if item.action == "create" or item.extra["row_changed"] or item.extra["sources_changed"]
-        ]
-    )
+    write_search_documents(ProductSearch, "product_id", searchable_changes(touched))
 
 
 def _clusters_changed(moves: list[tuple[int, int | None, int | None]]) -> None:
@@ -159,22 +152,6 @@ def _clusters_changed(moves: list[tuple[int, int | None, int | None]]) -> None:
     touched = {cluster for _, old, new in moved for cluster in (old, new) if cluster is not None}
     if touched:
         Cluster.objects.filter(pk__in=sorted(touched)).update(last_modified_at=now_ms())
-
-
-def _write_search(items: list[BulkItem]) -> None:
-    """Upsert the search documents of the written products."""
-    if not items:
-        return
-    table = ProductSearch._meta.db_table
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"INSERT INTO {table} (product_id, text) "
-            "SELECT * FROM unnest(%s::bigint[], %s::text[]) "
-            "ON CONFLICT (product_id) DO UPDATE SET text = EXCLUDED.text "
-            f"WHERE {table}.text IS DISTINCT FROM EXCLUDED.text",
-            [[item.record_id for item in items], [item.extra["search"] for item in items]],
-        )
-    record_words([item.extra["search"] for item in items])
 
 
 def plan_product_deletes(items: list[BulkItem], lookup_key: str) -> None:

@@ -11,13 +11,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 
 from catalogue import rules
 from catalogue.errors import CatalogueError, Code
 from catalogue.localized import localized_fields
 from catalogue.models.base import now_ms
 from catalogue.records import RecordChanges, RecordSpec, describe_key
+from catalogue.search import record_words
 from catalogue.services import sql
 from catalogue.services.bulk import BulkItem, Directives
 
@@ -275,6 +276,31 @@ def write_records(
             {item.record_id: item.extra["sources"] for item in touched},
         )
     return creates, updates
+
+
+def write_search_documents(search_model, owner: str, items: list[BulkItem]) -> None:
+    """Upsert the search documents (`extra["search"]`) of written records."""
+    if not items:
+        return
+    table = search_model._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} ({owner}, text) "
+            "SELECT * FROM unnest(%s::bigint[], %s::text[]) "
+            f"ON CONFLICT ({owner}) DO UPDATE SET text = EXCLUDED.text "
+            f"WHERE {table}.text IS DISTINCT FROM EXCLUDED.text",
+            [[item.record_id for item in items], [item.extra["search"] for item in items]],
+        )
+    record_words([item.extra["search"] for item in items])
+
+
+def searchable_changes(items: list[BulkItem]) -> list[BulkItem]:
+    """The written items whose search document may have changed."""
+    return [
+        item
+        for item in items
+        if item.action == "create" or item.extra["row_changed"] or item.extra["sources_changed"]
+    ]
 
 
 # Single-record writes ------------------------------------------------------------------------
