@@ -94,7 +94,7 @@ class Server:
 
 def request(port, method, path, body=None, headers=None, connection=None):
     own = connection is None
-    connection = connection or http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+    connection = connection or http.client.HTTPConnection("127.0.0.1", port, timeout=900)
     try:
         connection.request(method, path, body=body, headers=headers or {})
         response = connection.getresponse()
@@ -171,7 +171,7 @@ def latencies(
 ) -> list[float]:
     """Milliseconds per request, sequential, over one keep-alive connection, after `warmup`
     requests that are not measured."""
-    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=900)
     timings = []
     try:
         for _ in range(warmup):

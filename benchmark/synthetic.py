@@ -16,7 +16,18 @@ from django.db import connection
 
 from catalogue.models import (
     Category,
+    CategoryClusterDelta,
     CategoryProductDelta,
+    Cluster,
+    ClusterAncestor,
+    ClusterCategory,
+    ClusterConfig,
+    ClusterConfigSetting,
+    ClusterOption,
+    ClusterOptionProduct,
+    ClusterOptionSource,
+    ClusterSearch,
+    ClusterSource,
     HourCountDelta,
     Product,
     ProductAncestor,
@@ -68,6 +79,168 @@ BASE_TIME = datetime(2025, 1, 1, tzinfo=UTC)
 class Dataset:
     products: int
     categories: int
+    clusters: int
+
+
+# Clusters: the first one holds BIG_CLUSTER products (the configurator's measure), the others
+# 2 to 18 each, one cluster per CLUSTER_SHARE products; each has 1 to 3 options.
+BIG_CLUSTER = 200
+CLUSTER_SHARE = 10
+SIZE_VALUES = ["XS", "S", "M", "L", "XL", "XXL"]
+COLOR_VALUES = ["red", "blue", "green", "black", "white", "grey", "yellow"]
+OPTION_NAMES = [
+    ("Warranty", "Garantie", "Garantie", "Garantie"),
+    ("Case", "Hoes", "Hülle", "Étui"),
+    ("Installation", "Installatie", "Installation", "Installation"),
+]
+
+
+@dataclass
+class ClusterPlan:
+    """Which cluster each product number is in (0: none), its place in it, and each cluster's
+    category."""
+
+    of: list[int]
+    variant: list[int]
+    category: dict[int, int]
+    count: int
+
+
+def plan_clusters(products: int, leaves: list[int], rng: random.Random) -> ClusterPlan:
+    wanted = max(1, products // CLUSTER_SHARE) if products >= BIG_CLUSTER else 0
+    of, variant = [0] * (products + 1), [0] * (products + 1)
+    weights = [1 / (rank + 1) for rank in range(len(leaves))]
+    category: dict[int, int] = {}
+    number, cluster = 1, 0
+    while cluster < wanted:
+        size = BIG_CLUSTER if cluster == 0 else rng.randint(2, 18)
+        if number + size - 1 > products:
+            break
+        cluster += 1
+        category[cluster] = rng.choices(leaves, weights=weights)[0]
+        for place in range(size):
+            of[number + place], variant[number + place] = cluster, place
+        number += size
+    return ClusterPlan(of, variant, category, cluster)
+
+
+def _variant_attributes(place: int) -> str:
+    size = SIZE_VALUES[place % len(SIZE_VALUES)]
+    color = COLOR_VALUES[(place // len(SIZE_VALUES)) % len(COLOR_VALUES)]
+    return f'[{{"name": "SIZE", "value": "{size}"}}, {{"name": "COLOR", "value": "{color}"}}]'
+
+
+def build_clusters(plan: ClusterPlan, rng: random.Random) -> None:
+    """Insert the config, the clusters (with sources, primary categories and search documents);
+    their products follow, and options after them."""
+    if not plan.count:
+        return
+    languages = _languages()
+    ClusterConfig.objects.create(
+        name="SIZE_COLOR", created_at=BASE_TIME, last_modified_at=BASE_TIME
+    )
+    config_id = ClusterConfig.objects.get(name="SIZE_COLOR").pk
+    ClusterConfigSetting.objects.bulk_create(
+        [
+            ClusterConfigSetting(
+                config_id=config_id, attribute_name="SIZE", display_type="radio", priority=1
+            ),
+            ClusterConfigSetting(
+                config_id=config_id, attribute_name="COLOR", display_type="color", priority=2
+            ),
+        ]
+    )
+    fields = [f.column for f in Cluster._meta.concrete_fields if f.column != "id"]
+    table = Cluster._meta.db_table
+    documents, search_rows = set(), []
+    with connection.cursor() as cursor:
+        with cursor.cursor.copy(f"COPY {table} (id, {', '.join(fields)}) FROM STDIN") as copy:
+            for number in range(1, plan.count + 1):
+                names = _name(rng)
+                values = {f: "" for f in fields}
+                for index, code in enumerate(languages[:4]):
+                    values[f"name_{code}"] = names[index]
+                    values[f"slug_{code}"] = _slug(names[index], number)
+                code = f"CL-{number:07d}"
+                values.update(
+                    created_at=BASE_TIME,
+                    last_modified_at=BASE_TIME,
+                    language=settings.CATALOGUE_LANGUAGES[0],
+                    code=code,
+                    config_id=config_id,
+                    default_product_id=None,
+                    hidden=False,
+                    priority=number % 10,
+                )
+                copy.write_row([number, *(values[f] for f in fields)])
+                search_rows.append((number, search_document(*names, code, f"C-{number:08d}")))
+                documents.add(" ".join(normalize(n) for n in names))
+        with cursor.cursor.copy(
+            f"COPY {ClusterSource._meta.db_table} (owner_id, source, source_id, position) FROM STDIN"
+        ) as copy:
+            for number in range(1, plan.count + 1):
+                copy.write_row([number, "erp", f"C-{number:08d}", 0])
+        with cursor.cursor.copy(
+            f"COPY {ClusterCategory._meta.db_table} (cluster_id, category_id, is_primary) FROM STDIN"
+        ) as copy:
+            for number in range(1, plan.count + 1):
+                copy.write_row([number, plan.category[number], True])
+        with cursor.cursor.copy(
+            f"COPY {ClusterSearch._meta.db_table} (cluster_id, text) FROM STDIN"
+        ) as copy:
+            for row in search_rows:
+                copy.write_row(row)
+        cursor.execute(
+            f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT max(id) FROM {table}))"
+        )
+    record_words(sorted(documents))
+
+
+def build_options(plan: ClusterPlan, products: int, rng: random.Random) -> None:
+    """1 to 3 options per cluster, each with 1 to 3 selectable products; clusters get their
+    first product as default."""
+    if not plan.count:
+        return
+    languages = _languages()
+    fields = [f.column for f in ClusterOption._meta.concrete_fields if f.column != "id"]
+    table = ClusterOption._meta.db_table
+    links = []
+    option = 0
+    with connection.cursor() as cursor:
+        with cursor.cursor.copy(f"COPY {table} (id, {', '.join(fields)}) FROM STDIN") as copy:
+            for cluster in range(1, plan.count + 1):
+                for position in range(rng.randint(1, 3)):
+                    option += 1
+                    names = OPTION_NAMES[position]
+                    values = {f: "" for f in fields}
+                    for index, code in enumerate(languages[:4]):
+                        values[f"name_{code}"] = names[index]
+                    values.update(
+                        created_at=BASE_TIME,
+                        last_modified_at=BASE_TIME,
+                        language=settings.CATALOGUE_LANGUAGES[0],
+                        cluster_id=cluster,
+                        is_required=position == 0,
+                        hidden=False,
+                        sort_order=position,
+                        default_product_id=None,
+                    )
+                    copy.write_row([option, *(values[f] for f in fields)])
+                    for product in {rng.randint(1, products) for _ in range(rng.randint(1, 3))}:
+                        links.append((option, product))
+        with cursor.cursor.copy(
+            f"COPY {ClusterOptionProduct._meta.db_table} (option_id, product_id) FROM STDIN"
+        ) as copy:
+            for row in links:
+                copy.write_row(row)
+        cursor.execute(
+            f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT max(id) FROM {table}))"
+        )
+        cursor.execute(
+            f"UPDATE {Cluster._meta.db_table} c SET default_product_id = f.first "
+            f"FROM (SELECT cluster_id, min(id) AS first FROM {Product._meta.db_table} "
+            "WHERE cluster_id IS NOT NULL GROUP BY cluster_id) f WHERE f.cluster_id = c.id"
+        )
 
 
 def _languages() -> list[str]:
@@ -151,8 +324,15 @@ def build_categories(count: int, rng: random.Random) -> list[int]:
     return [node for node in range(1, count + 1) if not children[node]]
 
 
-def build_products(count: int, leaves: list[int], rng: random.Random, start: int = 1) -> None:
-    """Insert products with sources and skewed category memberships."""
+def build_products(
+    count: int,
+    leaves: list[int],
+    rng: random.Random,
+    start: int = 1,
+    plan: ClusterPlan | None = None,
+) -> None:
+    """Insert products with sources and skewed category memberships; those in a cluster get
+    variant attributes and the cluster's category as an extra (not primary) membership."""
     languages = _languages()
     fields = [f.column for f in Product._meta.concrete_fields if f.column != "id"]
     weights = [1 / (rank + 1) for rank in range(len(leaves))]  # Zipf-like: few hot categories
@@ -205,11 +385,19 @@ def build_products(count: int, leaves: list[int], rng: random.Random, start: int
                     depth=None,
                     weight=round(rng.uniform(0.1, 20), 3),
                     attributes='[{"name": "SIZE", "value": "M"}]',
+                    cluster_id=None,
                 )
+                cluster = plan.of[number] if plan is not None and number < len(plan.of) else 0
+                if cluster:
+                    values["cluster_id"] = cluster
+                    values["attributes"] = _variant_attributes(plan.variant[number])
                 copy.write_row([number, *(values[f] for f in fields)])
                 search_rows.append((number, document))
                 primary = rng.choices(leaves, weights=weights)[0]
-                memberships.append((number, primary, True))
+                if cluster:
+                    # In a cluster a product has no primary category of its own.
+                    primary = plan.category[cluster]
+                memberships.append((number, primary, not cluster))
                 if number % 5 == 0:
                     extra = rng.choice(leaves)
                     if extra != primary:
@@ -237,12 +425,16 @@ def build_products(count: int, leaves: list[int], rng: random.Random, start: int
 
 
 def build(products: int, categories: int, seed: int = 7) -> Dataset:
-    """Fill an empty catalogue with `categories` categories and `products` products."""
+    """Fill an empty catalogue with `categories` categories and `products` products, most of
+    them in clusters (see plan_clusters)."""
     rng = random.Random(seed)
     leaves = build_categories(categories, rng)
+    plan = plan_clusters(products, leaves, random.Random(seed + 1))
+    build_clusters(plan, random.Random(seed + 2))
     batch = 100_000
     for start in range(1, products + 1, batch):
-        build_products(min(batch, products - start + 1), leaves, rng, start=start)
+        build_products(min(batch, products - start + 1), leaves, rng, start=start, plan=plan)
+    build_options(plan, products, random.Random(seed + 3))
     with connection.cursor() as cursor:
         # Fresh statistics and visibility maps, as autovacuum would leave a live database.
         for table in (
@@ -254,9 +446,17 @@ def build(products: int, categories: int, seed: int = 7) -> Dataset:
             ProductAncestor,
             CategoryProductDelta,
             HourCountDelta,
+            Cluster,
+            ClusterSource,
+            ClusterCategory,
+            ClusterAncestor,
+            CategoryClusterDelta,
+            ClusterSearch,
+            ClusterOption,
+            ClusterOptionProduct,
         ):
             cursor.execute(f"VACUUM (ANALYZE) {table._meta.db_table}")
-    return Dataset(products=products, categories=categories)
+    return Dataset(products=products, categories=categories, clusters=plan.count)
 
 
 def bulk_items(prefix: str, leaves: list[int], version: int, count: int = 2000) -> list[dict]:
@@ -348,6 +548,7 @@ def raw_floor(prefix: str, leaves: list[int], count: int = 2000) -> tuple[float,
                 depth=None,
                 weight=item["weight"],
                 attributes='[{"name": "SIZE", "value": "M"}]',
+                cluster_id=None,
             )
             rows.append([pk, *(values[f] for f in fields)])
             documents.append(
@@ -400,3 +601,240 @@ def remove_bulk_products() -> None:
         ):
             cursor.execute(f"DELETE FROM {model._meta.db_table} WHERE {column} IN ({doomed})")
         cursor.execute(f"DELETE FROM {Product._meta.db_table} WHERE sku LIKE 'BK-%%'")
+
+
+def cluster_bulk_items(
+    prefix: str, leaves: list[int], config_id: int, version: int, count: int = 1000
+) -> list[dict]:
+    """Nested cluster bulk items: each cluster with 10 products and 2 options of 5 products."""
+    rng = random.Random(zlib.crc32(prefix.encode()))
+    codes = settings.CATALOGUE_LANGUAGES[:4]
+    suffix = "" if version == 1 else f" v{version}"
+
+    def localized(names: list[str]) -> list[dict]:
+        return [
+            {"language": code, "value": name + suffix}
+            for code, name in zip(codes, names, strict=False)
+        ]
+
+    def product(key: str, place: int) -> dict:
+        return {
+            "source": "erp",
+            "sourceId": key,
+            "names": localized(_name(rng)),
+            "sku": key,
+            "status": "A",
+            "weight": 1.5 + version,
+            "attributes": [
+                {"name": "SIZE", "value": SIZE_VALUES[place % len(SIZE_VALUES)]},
+                {"name": "COLOR", "value": COLOR_VALUES[place % len(COLOR_VALUES)]},
+            ],
+        }
+
+    items = []
+    for number in range(count):
+        key = f"NB-{prefix}-{number}"
+        items.append(
+            {
+                "source": "erp",
+                "sourceId": key,
+                "code": key,
+                "clusterConfigId": config_id,
+                "names": localized(_name(rng)),
+                "parent": {"id": leaves[number % len(leaves)]},
+                "products": [product(f"{key}-P{n}", n) for n in range(10)],
+                "options": [
+                    {
+                        "source": "erp",
+                        "sourceId": f"{key}-O{o}",
+                        "names": localized(list(OPTION_NAMES[o])),
+                        "isRequired": o == 0,
+                        "sortOrder": o,
+                        "products": [product(f"{key}-O{o}-P{n}", n) for n in range(5)],
+                    }
+                    for o in range(2)
+                ],
+            }
+        )
+    return items
+
+
+def cluster_raw_floor(prefix: str, leaves: list[int], config_id: int) -> tuple[float, float]:
+    """The rows a nested cluster bulk writes, with plain psycopg executemany (clusters with
+    sources, categories and search documents; products with sources and search documents;
+    options with sources and selectable products); return ms (create, update)."""
+    languages = _languages()
+    product_fields = [f.column for f in Product._meta.concrete_fields if f.column != "id"]
+    cluster_fields = [f.column for f in Cluster._meta.concrete_fields if f.column != "id"]
+    option_fields = [f.column for f in ClusterOption._meta.concrete_fields if f.column != "id"]
+    timings = []
+    ids: dict[str, list[int]] = {}
+    for version in (1, 2):
+        items = cluster_bulk_items(f"raw-{prefix}", leaves, config_id, version)
+        products = [(item, p) for item in items for p in item["products"]]
+        options = [(item, o) for item in items for o in item["options"]]
+        option_products = [(o, p) for _, o in options for p in o["products"]]
+        if not ids:
+            with connection.cursor() as cursor:
+                for model, count in (
+                    (Cluster, len(items)),
+                    (Product, len(products) + len(option_products)),
+                    (ClusterOption, len(options)),
+                ):
+                    cursor.execute(
+                        "SELECT nextval(pg_get_serial_sequence(%s, 'id')) "
+                        "FROM generate_series(1, %s)",
+                        [model._meta.db_table, count],
+                    )
+                    ids[model.__name__] = [row[0] for row in cursor.fetchall()]
+        cluster_ids = dict(zip((i["sourceId"] for i in items), ids["Cluster"], strict=True))
+        product_ids = dict(
+            zip(
+                [p["sourceId"] for _, p in products] + [p["sourceId"] for _, p in option_products],
+                ids["Product"],
+                strict=True,
+            )
+        )
+        option_ids = dict(
+            zip((o["sourceId"] for _, o in options), ids["ClusterOption"], strict=True)
+        )
+
+        def localized(values: dict, field: str, elements: list[dict], pk: int) -> None:
+            for element in elements:
+                code = element["language"].lower()
+                values[f"{field}_{code}"] = element["value"]
+                if field == "name" and f"slug_{code}" in values:
+                    values[f"slug_{code}"] = _slug(element["value"], pk)
+
+        cluster_rows = []
+        for item in items:
+            pk = cluster_ids[item["sourceId"]]
+            values = {f: "" for f in cluster_fields}
+            localized(values, "name", item["names"], pk)
+            values.update(
+                created_at=BASE_TIME,
+                last_modified_at=BASE_TIME,
+                language=languages[0].upper(),
+                code=item["code"],
+                config_id=config_id,
+                default_product_id=None,
+                hidden=False,
+                priority=0,
+            )
+            cluster_rows.append([pk, *(values[f] for f in cluster_fields)])
+        product_rows = []
+        for parent, product in [*products, *((None, p) for _, p in option_products)]:
+            pk = product_ids[product["sourceId"]]
+            values = {f: "" for f in product_fields}
+            localized(values, "name", product["names"], pk)
+            values.update(
+                created_at=BASE_TIME,
+                last_modified_at=BASE_TIME,
+                language=languages[0].upper(),
+                sku=product["sku"],
+                status="A",
+                tax_code="H",
+                unit=1,
+                minimum_quantity=1,
+                package_unit_quantity=1,
+                priority=0,
+                hidden=False,
+                orderable=True,
+                returnable=True,
+                physical=True,
+                width=None,
+                height=None,
+                depth=None,
+                weight=product["weight"],
+                attributes=orjson_dumps(product["attributes"]),
+                cluster_id=cluster_ids[parent["sourceId"]] if parent else None,
+            )
+            product_rows.append([pk, *(values[f] for f in product_fields)])
+        option_rows = []
+        for item, option in options:
+            pk = option_ids[option["sourceId"]]
+            values = {f: "" for f in option_fields}
+            localized(values, "name", option["names"], pk)
+            values.update(
+                created_at=BASE_TIME,
+                last_modified_at=BASE_TIME,
+                language=languages[0].upper(),
+                cluster_id=cluster_ids[item["sourceId"]],
+                is_required=option["isRequired"],
+                hidden=False,
+                sort_order=option["sortOrder"],
+                default_product_id=None,
+            )
+            option_rows.append([pk, *(values[f] for f in option_fields)])
+
+        def upsert(cursor, model, fields, rows):
+            columns = ", ".join(["id", *fields])
+            placeholders = ", ".join(["%s"] * (len(fields) + 1))
+            assignments = ", ".join(f"{f} = EXCLUDED.{f}" for f in fields if f != "created_at")
+            cursor.executemany(
+                f"INSERT INTO {model._meta.db_table} ({columns}) VALUES ({placeholders}) "
+                f"ON CONFLICT (id) DO UPDATE SET {assignments}",
+                rows,
+            )
+
+        raw = connection.connection
+        started = time.perf_counter()
+        with raw.transaction(), raw.cursor() as cursor:
+            upsert(cursor, Cluster, cluster_fields, cluster_rows)
+            upsert(cursor, Product, product_fields, product_rows)
+            upsert(cursor, ClusterOption, option_fields, option_rows)
+            for model, owners in (
+                (ClusterSource, cluster_ids),
+                (ProductSource, product_ids),
+                (ClusterOptionSource, option_ids),
+            ):
+                cursor.executemany(
+                    f"INSERT INTO {model._meta.db_table} (owner_id, source, source_id, position) "
+                    "VALUES (%s, 'erp', %s, 0) ON CONFLICT (source, source_id) "
+                    "DO UPDATE SET owner_id = EXCLUDED.owner_id",
+                    [(pk, key) for key, pk in owners.items()],
+                )
+            cursor.executemany(
+                f"INSERT INTO {ClusterCategory._meta.db_table} (cluster_id, category_id, is_primary) "
+                "VALUES (%s, %s, true) ON CONFLICT (cluster_id, category_id) "
+                "DO UPDATE SET is_primary = true",
+                [(cluster_ids[i["sourceId"]], i["parent"]["id"]) for i in items],
+            )
+            cursor.executemany(
+                f"INSERT INTO {ClusterSearch._meta.db_table} (cluster_id, text) VALUES (%s, %s) "
+                "ON CONFLICT (cluster_id) DO UPDATE SET text = EXCLUDED.text",
+                [
+                    (cluster_ids[i["sourceId"]], search_document(*(e["value"] for e in i["names"])))
+                    for i in items
+                ],
+            )
+            cursor.executemany(
+                f"INSERT INTO {ProductSearch._meta.db_table} (product_id, text) VALUES (%s, %s) "
+                "ON CONFLICT (product_id) DO UPDATE SET text = EXCLUDED.text",
+                [
+                    (product_ids[p["sourceId"]], search_document(*(e["value"] for e in p["names"])))
+                    for p in [*(p for _, p in products), *(p for _, p in option_products)]
+                ],
+            )
+            cursor.executemany(
+                f"INSERT INTO {ClusterOptionProduct._meta.db_table} (option_id, product_id) "
+                "VALUES (%s, %s) ON CONFLICT (option_id, product_id) DO NOTHING",
+                [
+                    (option_ids[o["sourceId"]], product_ids[p["sourceId"]])
+                    for o, p in option_products
+                ],
+            )
+        timings.append((time.perf_counter() - started) * 1000)
+    return timings[0], timings[1]
+
+
+def orjson_dumps(value) -> str:
+    import orjson
+
+    return orjson.dumps(value).decode()
+
+
+def remove_bulk_clusters() -> None:
+    """Delete what the nested cluster bulk measurements wrote (codes and skus NB-…)."""
+    Product.objects.filter(sku__startswith="NB-").delete()
+    Cluster.objects.filter(code__startswith="NB-").delete()

@@ -6,6 +6,7 @@ error codes and the name messages use. `RecordChanges` is one validated create o
 """
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from django.conf import settings
@@ -39,6 +40,13 @@ class RecordSpec:
         ]
 
     def defaults(self) -> dict:
+        """A new row: every column at its model default (a fresh copy each call)."""
+        return dict(self._defaults)
+
+    @cached_property
+    def _defaults(self) -> dict:
+        # Computed once: asking a translated field for its default is costly, and the
+        # timestamps it would give are set by the writer anyway.
         row = {column: None for column in self.columns()}
         for f in self.model._meta.concrete_fields:
             if f.column in row:

@@ -45,8 +45,11 @@ urlpatterns = [
 ]
 
 if settings.BENCHMARK_VIEWS:
-    from benchmark.views import bare_product
+    from benchmark.views import bare_cluster, bare_product
 
-    urlpatterns.insert(0, path("bench/bare-product/<str:source>/<str:source_id>", bare_product))
+    urlpatterns[:0] = [
+        path("bench/bare-product/<str:source>/<str:source_id>", bare_product),
+        path("bench/bare-cluster/<str:code>", bare_cluster),
+    ]
 
 handler500 = "api.views.service.server_error"

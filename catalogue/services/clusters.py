@@ -556,6 +556,19 @@ def write_options(items: list[BulkItem]) -> None:
         Cluster.objects.filter(pk__in=sorted(touched)).update(last_modified_at=now_ms())
 
 
+def _make_selectable(pairs: list[tuple[int, int]]) -> None:
+    """Add (option, product) pairs to the options' selectable products; present ones stay."""
+    if not pairs:
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {ClusterOptionProduct._meta.db_table} (option_id, product_id) "
+            "SELECT * FROM unnest(%s::bigint[], %s::bigint[]) "
+            "ON CONFLICT (option_id, product_id) DO NOTHING",
+            [[pair[0] for pair in pairs], [pair[1] for pair in pairs]],
+        )
+
+
 def _write_selectable(sets: dict[int, list[int]]) -> None:
     """Replace the selectable products of options."""
     if not sets:
@@ -739,10 +752,8 @@ def cluster_bulk_upsert(
                 if option.error is None:
                     option.changes.relations["cluster"] = nested.item.record_id
                     options.append(option)
-        _renumber(products)
-        product_bulk_upsert(items=products, lookup_key=product_key, directives=directives)
-        _renumber(options)
-        cluster_option_bulk_upsert(items=options, lookup_key=option_key, directives=directives)
+        _in_chunks(products, PRODUCT_CHUNK, product_bulk_upsert, product_key, directives)
+        _in_chunks(options, OPTION_CHUNK, cluster_option_bulk_upsert, option_key, directives)
         option_products: list[BulkItem] = []
         selectable: dict[int, list[BulkItem]] = {}
         for nested in clusters:
@@ -753,21 +764,17 @@ def cluster_bulk_upsert(
                     continue
                 selectable[option.record_id] = group
                 option_products += [item for item in group if item.error is None]
-        _renumber(option_products)
-        product_bulk_upsert(items=option_products, lookup_key=product_key, directives=directives)
-        for option_id, group in selectable.items():
-            ids = [item.record_id for item in group if item.error is None and item.record_id]
-            if ids:
-                present = set(
-                    ClusterOptionProduct.objects.filter(
-                        option_id=option_id, product_id__in=ids
-                    ).values_list("product_id", flat=True)
-                )
-                ClusterOptionProduct.objects.bulk_create(
-                    ClusterOptionProduct(option_id=option_id, product_id=pk)
-                    for pk in dict.fromkeys(ids)
-                    if pk not in present
-                )
+        _in_chunks(option_products, PRODUCT_CHUNK, product_bulk_upsert, product_key, directives)
+        _make_selectable(
+            sorted(
+                {
+                    (option_id, item.record_id)
+                    for option_id, group in selectable.items()
+                    for item in group
+                    if item.error is None and item.record_id
+                }
+            )
+        )
         _restore_indexes(clusters)
         failed = any(item.error is not None for item in all_items)
         if atomic and failed:
@@ -775,6 +782,31 @@ def cluster_bulk_upsert(
         if dry_run or (atomic and failed):
             transaction.set_rollback(True)
     return clusters
+
+
+# Nested items go to the engine in runs of the sizes a flat bulk request takes.
+PRODUCT_CHUNK, OPTION_CHUNK = 2000, 1000
+
+
+def _in_chunks(items: list[BulkItem], size: int, upsert, lookup_key: str, directives) -> None:
+    """Run nested items through an entity's bulk upsert, `size` at a time. A key repeated
+    across chunks fails its later items as in one request."""
+    seen: dict = {}
+    for item in items:
+        if item.error is None and item.key is not None:
+            if item.key in seen:
+                item.fail(
+                    CatalogueError(
+                        Code.PAYLOAD_VALIDATION,
+                        f"{lookup_key} [{item.key_value}] appears more than once in this request",
+                    )
+                )
+            else:
+                seen[item.key] = item
+    for start in range(0, len(items), size):
+        chunk = items[start : start + size]
+        _renumber(chunk)
+        upsert(items=chunk, lookup_key=lookup_key, directives=directives)
 
 
 def _renumber(items: list[BulkItem]) -> None:

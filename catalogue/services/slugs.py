@@ -68,7 +68,9 @@ def allocate_slugs(
     demand: dict[str, int] = defaultdict(int)
     for _, base in wanted:
         demand[base] += 1
-    crowded = [base for base in bases if base in taken]
+    # Variants of a base are probed when it is taken, and when several items ask for it (the
+    # second one gets -2, which may exist even when the bare base does not).
+    crowded = [base for base in bases if base in taken or demand[base] > 1]
     probes = [f"{base}-{n}" for base in crowded for n in range(2, 12 + demand[base])]
     taken |= _existing(model, column, probes)
     used: dict[str, set[int]] = defaultdict(set)

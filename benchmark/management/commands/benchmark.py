@@ -17,7 +17,22 @@ from api.services import api_client_create
 from benchmark import runner as bench
 from benchmark import synthetic
 from benchmark.synthetic import bulk_items, raw_floor
-from catalogue.models import Category, Product
+from catalogue.models import (
+    Category,
+    CategorySource,
+    Cluster,
+    ClusterCategory,
+    ClusterConfig,
+    ClusterOption,
+    ClusterOptionProduct,
+    ClusterSearch,
+    ClusterSource,
+    Product,
+    ProductCategory,
+    ProductSearch,
+    ProductSource,
+    SearchWord,
+)
 from config import gunicorn as gunicorn_settings
 
 SEARCH_SHAPES = [
@@ -63,6 +78,12 @@ class Command(BaseCommand):
         parser.add_argument(
             "--bulk-rounds", type=int, default=5, help="Rounds of each 2000-item bulk request."
         )
+        parser.add_argument(
+            "--cluster-bulk-rounds",
+            type=int,
+            default=3,
+            help="Rounds of each 1000-cluster nested bulk request.",
+        )
 
     def handle(self, *args, **options):
         # Stop cleanly on SIGTERM too, so the benchmark server is shut down with us.
@@ -71,7 +92,8 @@ class Command(BaseCommand):
         database_url = self._use_benchmark_database()
         self._ensure_dataset(options["products"], options["categories"], options["rebuild"])
         issued = api_client_create(
-            name=f"benchmark-{time.time_ns()}", scopes=["product.write", "category.write"]
+            name=f"benchmark-{time.time_ns()}",
+            scopes=["product.write", "category.write", "cluster.write", "clusterconfig.write"],
         )
         rows: list[tuple] = []
         with bench.Server(database_url) as server:
@@ -85,6 +107,13 @@ class Command(BaseCommand):
                     self._bulk(server, headers, options["bulk_rounds"], rows)
                 finally:
                     synthetic.remove_bulk_products()
+            self._cluster_get(server, headers, options, rows)
+            self._cluster_reads(server, headers, options, rows)
+            if options["cluster_bulk_rounds"]:
+                try:
+                    self._cluster_bulk(server, headers, options["cluster_bulk_rounds"], rows)
+                finally:
+                    synthetic.remove_bulk_clusters()
         self._query_counts(token, rows)
         self.stdout.write("")
         self.stdout.write(bench.table(rows, ("measurement", "value", "notes")))
@@ -106,21 +135,37 @@ class Command(BaseCommand):
         return _database_url(current, name)
 
     def _ensure_dataset(self, products: int, categories: int, rebuild: bool) -> None:
-        have = (Product.objects.count(), Category.objects.count())
-        if have == (products, categories) and not rebuild:
+        have = (Product.objects.count(), Category.objects.count(), Cluster.objects.exists())
+        if have == (products, categories, products >= synthetic.BIG_CLUSTER) and not rebuild:
             self.stdout.write(f"Reusing {products} products and {categories} categories")
             return
         self.stdout.write(f"Building {products} products and {categories} categories…")
         started = time.monotonic()
-        with connection.cursor() as cursor:
-            cursor.execute(
-                "TRUNCATE catalogue_productcategory, catalogue_productsource, catalogue_productsearch, "
-                "catalogue_product, "
-                "catalogue_categorysource, catalogue_category, catalogue_searchword "
-                "RESTART IDENTITY CASCADE"
+        tables = [
+            model._meta.db_table
+            for model in (
+                ClusterOptionProduct,
+                ClusterOption,
+                ClusterCategory,
+                ClusterSearch,
+                ClusterSource,
+                ProductCategory,
+                ProductSource,
+                ProductSearch,
+                Product,
+                Cluster,
+                ClusterConfig,
+                CategorySource,
+                Category,
+                SearchWord,
             )
-        synthetic.build(products=products, categories=categories)
-        self.stdout.write(f"  built in {time.monotonic() - started:.0f} s")
+        ]
+        with connection.cursor() as cursor:
+            cursor.execute(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE")
+        dataset = synthetic.build(products=products, categories=categories)
+        self.stdout.write(
+            f"  built in {time.monotonic() - started:.0f} s ({dataset.clusters} clusters)"
+        )
 
     # Measurements ------------------------------------------------------------------------
     def _single_get(self, server, headers, options, rows):
@@ -236,6 +281,111 @@ class Command(BaseCommand):
                 f"{(peak.peak - idle) / 2**20:.0f} MB above idle; target ≤ 150",
             )
         )
+
+    def _cluster_get(self, server, headers, options, rows):
+        count = Cluster.objects.count()
+        if not count:
+            return
+        rng = random.Random(2)
+        numbers = [rng.randint(1, count) for _ in range(2000)]
+        api_paths = [f"/v2/clusters/code/CL-{n:07d}" for n in numbers]
+        bare_paths = [f"/bench/bare-cluster/CL-{n:07d}" for n in numbers]
+        api, bare = [], []
+        kwargs = {"clients": options["clients"], "seconds": options["seconds"]}
+        bench.throughput(server.port, api_paths[:200], headers, clients=2, seconds=1)  # warm-up
+        for _ in range(options["rounds"]):
+            api.append(bench.throughput(server.port, api_paths, headers, **kwargs))
+            bare.append(bench.throughput(server.port, bare_paths, {}, **kwargs))
+        api_rps, bare_rps = bench.median(api), bench.median(bare)
+        note = f"median of {options['rounds']} x {options['seconds']:.0f} s, {options['clients']} clients"
+        rows.append(("GET /v2/clusters/code/<v> req/s", f"{api_rps:.0f}", note))
+        rows.append(("bare Django view, same cluster req/s", f"{bare_rps:.0f}", note))
+        rows.append(("ratio cluster API ÷ bare", f"{api_rps / bare_rps:.2f}", "target ≥ 0.50"))
+
+    def _cluster_reads(self, server, headers, options, rows):
+        if not Cluster.objects.exists():
+            return
+        big = Cluster.objects.order_by("pk").first()
+        warmup = 2 * gunicorn_settings.workers * gunicorn_settings.threads
+        shapes = [
+            ("cluster search term", "/v2/clusters?term=brass%20valve", 50),
+            ("cluster search typo'd term", "/v2/clusters?term=bras%20vlave", 50),
+            (
+                "cluster search categoryIds (subtree)",
+                f"/v2/clusters?categoryIds={self._root()}",
+                50,
+            ),
+            (
+                f"configurator ({big.products.count()} products)",
+                f"/v2/clusters/code/{big.code}/configurator",
+                30,
+            ),
+        ]
+        for label, path, target in shapes:
+            timings = bench.latencies(
+                server.port, "GET", path, headers, runs=options["runs"], warmup=warmup
+            )
+            p50, p95 = bench.percentile(timings, 0.5), bench.percentile(timings, 0.95)
+            rows.append(
+                (
+                    f"{label} p50 / p95 ms",
+                    f"{p50:.1f} / {p95:.1f}",
+                    f"{options['runs']} runs after {warmup} unmeasured; target p95 ≤ {target}",
+                )
+            )
+
+    def _root(self) -> int:
+        return Category.objects.filter(level=0).order_by("id").values_list("id", flat=True).first()
+
+    def _cluster_bulk(self, server, headers, rounds, rows):
+        """1000 clusters of 10 products and 2 options of 5 products each, nested, through the
+        server against raw psycopg writes of the same rows."""
+        config = ClusterConfig.objects.order_by("pk").first()
+        if config is None:
+            return
+        leaves = list(
+            Category.objects.filter(rght=F("lft") + 1).order_by("id").values_list("id", flat=True)
+        )
+        run = time.time_ns()
+        timings = {"create": [], "update": []}
+        floor = {"create": [], "update": []}
+        for number in range(rounds):
+            for label, version in (("create", 1), ("update", 2)):
+                items = synthetic.cluster_bulk_items(f"{run}-{number}", leaves, config.pk, version)
+                body = orjson.dumps({"clusters": items})
+                started = time.perf_counter()
+                status, data = bench.request(
+                    server.port,
+                    "POST",
+                    "/v2/clusters/bulk/sourceId",
+                    body=body,
+                    headers={**headers, "Content-Type": "application/json"},
+                )
+                timings[label].append((time.perf_counter() - started) * 1000)
+                result = orjson.loads(data)
+                failed = [
+                    r
+                    for cluster in result.get("data", [])
+                    for r in (cluster, *cluster["products"], *cluster["options"])
+                    if not r["success"]
+                ]
+                if status != 200 or failed:
+                    raise RuntimeError(
+                        f"cluster bulk {label} failed: {status} {failed[:2] or data[:300]}"
+                    )
+            raw = synthetic.cluster_raw_floor(f"{run}-{number}", leaves, config.pk)
+            floor["create"].append(raw[0])
+            floor["update"].append(raw[1])
+        records = 1000 * (1 + 10 + 2 + 2 * 5)
+        for label in ("create", "update"):
+            api_ms, raw_ms = bench.median(timings[label]), bench.median(floor[label])
+            rows.append(
+                (
+                    f"nested bulk 1000 clusters {label}: API ms (records/s)",
+                    f"{api_ms:.0f} ({records / api_ms * 1000:.0f}/s)",
+                    f"raw psycopg {raw_ms:.0f} ms; ratio {api_ms / raw_ms:.2f}; target ≤ 5 x raw",
+                )
+            )
 
     def _query_counts(self, token, rows):
         client = Client(SERVER_NAME="127.0.0.1", HTTP_AUTHORIZATION=f"Bearer {token}")
