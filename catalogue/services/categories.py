@@ -99,7 +99,7 @@ def plan_categories(items: list[BulkItem], lookup_key: str, directives: Directiv
         items,
         lookup_key,
         directives,
-        found=match_keys(CATEGORIES, items, lookup_key),
+        match=lambda batch: match_keys(CATEGORIES, batch, lookup_key),
         relate=relate,
     )
     _fail_orphans(pending)

@@ -94,11 +94,11 @@ class SettingChanges:
 def plan_configs(items: list[BulkItem], lookup_key: str, directives: Directives) -> None:
     """Names follow the rules and are unique; they never change; settings are unique per
     attribute."""
-    found = (
-        _match_by(CLUSTER_CONFIGS, "name", items)
-        if lookup_key == "name"
-        else match_keys(CLUSTER_CONFIGS, items, lookup_key)
-    )
+
+    def match(batch):
+        if lookup_key == "name":
+            return _match_by(CLUSTER_CONFIGS, "name", batch)
+        return match_keys(CLUSTER_CONFIGS, batch, lookup_key)
 
     def relate(pending: list[BulkItem], current_rows: dict) -> None:
         names = {item.extra["row"]["name"] for item in pending if item.pending}
@@ -134,7 +134,7 @@ def plan_configs(items: list[BulkItem], lookup_key: str, directives: Directives)
                     item.fail(problem)
 
     pending, _ = plan_records(
-        CLUSTER_CONFIGS, items, lookup_key, directives, found=found, relate=relate
+        CLUSTER_CONFIGS, items, lookup_key, directives, match=match, relate=relate
     )
     decide(pending)
 
@@ -329,7 +329,7 @@ def plan_clusters(items: list[BulkItem], lookup_key: str, directives: Directives
         items,
         lookup_key,
         directives,
-        found=_match_clusters(items, lookup_key),
+        match=lambda batch: _match_clusters(batch, lookup_key),
         relate=relate,
     )
     for item in pending:
@@ -535,9 +535,13 @@ def plan_options(items: list[BulkItem], lookup_key: str, directives: Directives)
                     )
                 )
 
-    found = match_keys(CLUSTER_OPTIONS, items, lookup_key)
     pending, _ = plan_records(
-        CLUSTER_OPTIONS, items, lookup_key, directives, found=found, relate=relate
+        CLUSTER_OPTIONS,
+        items,
+        lookup_key,
+        directives,
+        match=lambda batch: match_keys(CLUSTER_OPTIONS, batch, lookup_key),
+        relate=relate,
     )
     decide(pending)
 

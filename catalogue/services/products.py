@@ -98,7 +98,7 @@ def plan_products(items: list[BulkItem], lookup_key: str, directives: Directives
         items,
         lookup_key,
         directives,
-        found=_match(items, lookup_key),
+        match=lambda batch: _match(batch, lookup_key),
         relate=relate,
     )
     for item in pending:

@@ -6,6 +6,7 @@ rules of catalogue/rules.py. A single create, update, delete or translation remo
 same plan and write for one item: there is one path into the data.
 """
 
+import zlib
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -83,6 +84,32 @@ def plan_deletes(spec: RecordSpec, items: list[BulkItem], found: dict, lookup_ke
     for item in items:
         if item.action == "delete" and item.record_id not in existing:  # deleted meanwhile
             item.fail(spec.not_found_error(describe_key(lookup_key, item.key)))
+
+
+# Keys of records about to be created are locked by bucket: few enough locks per transaction
+# for PostgreSQL's shared lock table, whatever the batch size.
+KEY_BUCKETS = 128
+
+
+def lock_keys(spec: RecordSpec, lookup_key: str, keys: list) -> bool:
+    """Hold, until commit, locks covering these keys of records not found yet, taken in one
+    order, so concurrent writers creating the same keys go one after the other (the second
+    then finds and updates what the first created) and never deadlock. Returns whether it
+    had to wait for any."""
+    prefix = zlib.crc32(f"{spec.model._meta.db_table}:{lookup_key}".encode()) << 8
+    buckets = sorted({zlib.crc32(repr(key).encode()) % KEY_BUCKETS for key in keys})
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT bool_or(NOT pg_try_advisory_xact_lock(%s + b)) FROM unnest(%s::bigint[]) AS b",
+            [prefix, buckets],
+        )
+        (busy,) = cursor.fetchone()
+        if busy:
+            cursor.execute(
+                "SELECT pg_advisory_xact_lock(%s + b) FROM unnest(%s::bigint[]) AS b",
+                [prefix, buckets],
+            )
+    return bool(busy)
 
 
 def lock_rows(spec: RecordSpec, ids: list[int]) -> set[int]:
@@ -164,17 +191,25 @@ def plan_records(
     lookup_key: str,
     directives: Directives,
     *,
-    found: dict,
+    match: Callable[[list[BulkItem]], dict],
     relate: Callable[[list[BulkItem], dict], None] | None = None,
 ) -> tuple[list[BulkItem], dict]:
     """The plan every entity shares, up to deciding the action.
 
-    Items are matched (`found`: key -> ids), their records locked and read, their changes
-    merged into rows; then the rules: default-language name, source pairs, slugs. `relate`
-    (pending items, current rows) resolves the entity's own relations in between, so an item
-    whose relation fails goes no further. Returns the pending items and the current rows.
+    Items are matched (`match(items)`: key -> ids), their records locked and read, their
+    changes merged into rows; then the rules: default-language name, source pairs, slugs.
+    `relate` (pending items, current rows) resolves the entity's own relations in between, so
+    an item whose relation fails goes no further. Returns the pending items and the current
+    rows.
     """
-    apply_matches(spec, items, found, lookup_key, directives)
+    apply_matches(spec, items, match(items), lookup_key, directives)
+    unmatched = [
+        item for item in items if item.pending and item.record_id is None and item.key is not None
+    ]
+    if unmatched:
+        lock_keys(spec, lookup_key, [item.key for item in unmatched])
+        # A concurrent writer may have created some of them before we held the locks.
+        apply_matches(spec, unmatched, match(unmatched), lookup_key, directives)
     pending = [item for item in items if item.pending]
     current_rows, current_sources = load_current(
         spec, [item.record_id for item in pending if item.record_id]
