@@ -103,6 +103,7 @@ class CategoryViewSet(RecordViewSet):
     @action(detail=True, methods=["get"])
     def children(self, request, key, value):
         language = response_language(request.query_params.get("language"))
+        parse_expands(request.query_params.get("expands"), ())  # none here: any is unknown
         page = parse_page(request.query_params.get("page"), request.query_params.get("offset"))
         parent_id = self.resolve_id(key, value)
         queryset = self.resource.queryset().filter(parent_id=parent_id)
@@ -131,6 +132,7 @@ class CategoryViewSet(RecordViewSet):
     def tree(self, request):
         """The whole forest (or one tree) with nested children, from one query."""
         language = response_language(request.query_params.get("language"))
+        parse_expands(request.query_params.get("expands"), ())  # none here: any is unknown
         depth = _optional_int(request.query_params.get("depth"), "depth", minimum=0)
         root_id = _optional_int(request.query_params.get("rootId"), "rootId", minimum=1)
         roots = category_forest(root_id=root_id, depth=depth, language=language)

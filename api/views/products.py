@@ -5,7 +5,7 @@ from rest_framework.decorators import action
 from api.envelope import paged, parse_page
 from api.export import export_sql_response
 from api.filters import apply_search, cleaned_filters, params_from_query
-from api.params import response_language
+from api.params import parse_expands, response_language
 from api.resources.categories import CATEGORIES_RESOURCE
 from api.resources.products import PRODUCTS_RESOURCE
 from api.schema import (
@@ -114,6 +114,7 @@ class ProductViewSet(RecordViewSet):
     def categories(self, request, key, value):
         """Every category the product is in, the primary one first and marked."""
         language = response_language(request.query_params.get("language"))
+        parse_expands(request.query_params.get("expands"), ())  # none here: any is unknown
         page = parse_page(request.query_params.get("page"), request.query_params.get("offset"))
         product_id = self.resolve_id(key, value)
         links = dict(

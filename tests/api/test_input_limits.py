@@ -587,3 +587,24 @@ def test_an_empty_chunked_body_is_still_an_empty_body(api):
 
     assert status == 400
     assert error["error"]["messages"] == ["Request body is not valid JSON: empty body"]
+
+
+@pytest.mark.parametrize("path", ["children", "tree", "categories"])
+def test_an_expands_value_where_none_is_offered_is_400(api, db, path):
+    category = make_category("Tools")
+    product = make_product("Hammer", parent={"id": category.pk})
+    url = {
+        "children": f"/v2/categories/id/{category.pk}/children",
+        "tree": "/v2/categories/tree",
+        "categories": f"/v2/products/id/{product.pk}/categories",
+    }[path]
+
+    response = api.get(url, params={"expands": "bogus"})
+
+    assert_error(
+        response,
+        400,
+        10007,
+        "SchemaValidationException",
+        ["expands: unknown value bogus (allowed: none)"],
+    )
