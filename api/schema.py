@@ -101,10 +101,15 @@ def output_schema(name: str):
     return register
 
 
+def register_struct(struct: type[msgspec.Struct]) -> dict:
+    """A reference to the component of a msgspec Struct (added to the document)."""
+    _structs[struct.__name__] = struct
+    return ref(struct.__name__)
+
+
 def struct_body(struct: type[msgspec.Struct]) -> dict:
     """A JSON request body described by a msgspec write Struct."""
-    _structs[struct.__name__] = struct
-    return {"application/json": ref(struct.__name__)}
+    return {"application/json": register_struct(struct)}
 
 
 def search_body(filterset_class, expands: Iterable[str], name: str) -> dict:
@@ -157,7 +162,12 @@ def envelope_responses(
     return responses
 
 
-def results_responses(*, errors: Iterable[int | Code] = (), description: str = "") -> dict:
+def results_responses(
+    *,
+    errors: Iterable[int | Code] = (),
+    description: str = "",
+    envelope: str = "ResultsEnvelope",
+) -> dict:
     """Responses of a many-item operation: 200 with one `ItemResult` per item.
 
     A per-item failure is reported in its result, so `errors` lists only what rejects the whole
@@ -165,7 +175,7 @@ def results_responses(*, errors: Iterable[int | Code] = (), description: str = "
     """
     responses: dict = {
         200: OpenApiResponse(
-            response=ref("ResultsEnvelope"),
+            response=ref(envelope),
             description=description or "One result per item, in request order.",
         )
     }
@@ -603,7 +613,7 @@ BULK_ERRORS = (
 )
 
 
-def _bulk_parameters(resource, *, upsert: bool) -> list[OpenApiParameter]:
+def bulk_parameters(resource, *, upsert: bool) -> list[OpenApiParameter]:
     parameters = [
         OpenApiParameter(
             "key",
@@ -769,7 +779,7 @@ def standard_operation(resource, action: str) -> dict | None:
                 "application/json": ref(f"{entity}Bulk" if upsert else f"{entity}BulkDelete"),
                 NDJSON: NDJSON_BODY,
             },
-            "parameters": _bulk_parameters(resource, upsert=upsert),
+            "parameters": bulk_parameters(resource, upsert=upsert),
             "responses": results_responses(errors=BULK_ERRORS),
         }
     return None
@@ -968,8 +978,9 @@ def _base_components() -> dict:
 ITEM_ACTIONS = ["create", "update", "skip", "delete", "move", "error"]
 
 
-@output_schema("ItemResult")
-def item_result_schema() -> dict:
+def _item_result(nested: dict | None = None, description: str = "") -> dict:
+    """An item's outcome; `nested` adds the results of items nested in it (cluster bulk)."""
+    nested = nested or {}
     schema = closed_object(
         {
             "index": {
@@ -995,15 +1006,51 @@ def item_result_schema() -> dict:
                 "description": "Kind of record, where one request mixes kinds.",
             },
             "errors": array_of(ref("ItemError"), "Why the item failed.") | {"minItems": 1},
+            **nested,
         },
         optional=("class", "errors"),
-        description="The outcome of one item of a many-item operation.",
+        description=description or "The outcome of one item of a many-item operation.",
     )
     # A failed item says `error` and carries its errors; a successful one carries none.
     schema["if"] = {"properties": {"success": {"const": False}}, "required": ["success"]}
     schema["then"] = {"properties": {"action": {"const": "error"}}, "required": ["errors"]}
     schema["else"] = {"properties": {"action": {"not": {"const": "error"}}, "errors": False}}
     return schema
+
+
+@output_schema("ItemResult")
+def item_result_schema() -> dict:
+    return _item_result()
+
+
+@output_schema("OptionItemResult")
+def option_item_result_schema() -> dict:
+    return _item_result(
+        {"products": array_of(ref("ItemResult"), "The results of the option's products.")},
+        "The outcome of an option of a cluster bulk, with its products'.",
+    )
+
+
+@output_schema("ClusterItemResult")
+def cluster_item_result_schema() -> dict:
+    return _item_result(
+        {
+            "products": array_of(ref("ItemResult"), "The results of the cluster's products."),
+            "options": array_of(ref("OptionItemResult"), "The results of the cluster's options."),
+        },
+        "The outcome of a cluster of a cluster bulk, with its products' and options'.",
+    )
+
+
+@output_schema("ClusterResultsEnvelope")
+def cluster_results_envelope_schema() -> dict:
+    return closed_object(
+        {
+            "data": array_of(ref("ClusterItemResult"), "One result per cluster, in request order."),
+            "messages": array_of({"type": "string"}, "A summary of the outcomes."),
+        },
+        description="The results of a cluster bulk, nested items' included.",
+    )
 
 
 @output_schema("ItemError")
@@ -1162,8 +1209,10 @@ def postprocess(result, generator, request, public):
     components = result.setdefault("components", {})
     schemas = components.setdefault("schemas", {})
     schemas.update(_base_components())
+    # Output schemas first: building one may register a Struct it refers to.
+    outputs = {name: build() for name, build in _output_schemas.items()}
     schemas.update(struct_components([SourcePair, *_structs.values()]))
-    schemas.update({name: build() for name, build in _output_schemas.items()})
+    schemas.update(outputs)
     schemas.update(copy.deepcopy(_generated))
     components["schemas"] = dict(sorted(schemas.items()))
     components["headers"] = copy.deepcopy(_HEADERS)

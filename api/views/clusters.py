@@ -1,6 +1,7 @@
 """Cluster configs with their settings; clusters with their products, options, nested bulk and
 configurator; cluster options with their selectable products."""
 
+import msgspec
 from django.db import transaction
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from msgspec import UNSET, Struct, UnsetType
@@ -32,7 +33,10 @@ from api.resources.products import PRODUCTS_RESOURCE
 from api.results import summary
 from api.schema import (
     BODY_ERRORS,
+    BULK_ERRORS,
+    NDJSON,
     bulk_body,
+    bulk_parameters,
     closed_object,
     envelope_responses,
     expands_parameter,
@@ -719,6 +723,25 @@ class ClusterViewSet(RecordViewSet):
         return single(data, "Cluster configurator")
 
     # Nested bulk ---------------------------------------------------------------------------
+    @extend_schema(
+        operation_id="clusters_bulk_upsert",
+        summary="Create or update clusters in bulk, with their products and options",
+        description=(
+            "Up to 1000 clusters, matched by the lookup key; each may carry `products` (they "
+            "join the cluster) and `options` (each may carry `products`, made selectable). "
+            "Nested items are matched by the kind of the lookup key: `id` by id, `sourceId` by "
+            "source and sourceId, `code` by sku (products) or source and sourceId (options). "
+            "One result per cluster with its nested results under `products` and `options`; an "
+            "item fails alone, and the items below a failed cluster or option are not applied. "
+            "More than 1000 clusters: 413."
+        ),
+        request={
+            "application/json": ref("ClusterNestedBulk"),
+            NDJSON: {"type": "string", "description": "NDJSON: one cluster item per line."},
+        },
+        parameters=bulk_parameters(CLUSTERS_RESOURCE, upsert=True),
+        responses=results_responses(errors=BULK_ERRORS, envelope="ClusterResultsEnvelope"),
+    )
     @action(detail=False, methods=["post"], url_path=BULK_PATH)
     def bulk_upsert(self, request, key):
         return self.cluster_bulk(request, key)
@@ -956,3 +979,42 @@ class ClusterOptionViewSet(RecordViewSet):
                 if ids:
                     services.option_assign_products(option_id=option_id, product_ids=ids)
         return results_response(items, key, bulk.dry_run)
+
+
+def _nested_bulk_structs():
+    """The item shapes of a cluster bulk: a cluster with products and options, an option with
+    products (the write shapes of each, plus the nested arrays)."""
+    product = PRODUCTS_RESOURCE.write_struct
+    option = msgspec.defstruct(
+        "ClusterOptionBulkItem",
+        [("products", list[product] | UnsetType, UNSET)],
+        bases=(OPTIONS_RESOURCE.write_struct,),
+        kw_only=True,
+        forbid_unknown_fields=True,
+    )
+    cluster = msgspec.defstruct(
+        "ClusterBulkItem",
+        [
+            ("products", list[product] | UnsetType, UNSET),
+            ("options", list[option] | UnsetType, UNSET),
+        ],
+        bases=(CLUSTERS_RESOURCE.write_struct,),
+        kw_only=True,
+        forbid_unknown_fields=True,
+    )
+    return cluster
+
+
+@output_schema("ClusterNestedBulk")
+def nested_bulk_schema() -> dict:
+    from api.schema import array_of, bulk_body, register_struct
+
+    item = register_struct(_nested_bulk_structs())
+    bulk_body(CLUSTERS_RESOURCE)  # the directives component
+    return closed_object(
+        {
+            "clusters": array_of(item) | {"maxItems": CLUSTERS_RESOURCE.bulk_limit},
+            "directives": ref("ClusterBulkDirectives"),
+        },
+        optional=("directives",),
+    )
