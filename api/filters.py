@@ -421,17 +421,6 @@ class ClusterConfigFilterSet(django_filters.FilterSet):
         return queryset.filter(name__icontains=term)
 
 
-def _subtree_members(membership_model, owner: str, ids: list[int], descendants: bool):
-    """Owners of memberships in the categories (and their subtrees with `descendants`)."""
-    if descendants:
-        from catalogue.selectors.categories import subtree_filter
-
-        links = membership_model.objects.filter(subtree_filter(ids, prefix="category__"))
-    else:
-        links = membership_model.objects.filter(category_id__in=ids)
-    return links.values(owner)
-
-
 class ClusterFilterSet(CatalogueFilterSet):
     codes = CharInFilter(field_name="code", lookup_expr="in")
     categoryIds = NumberInFilter(method="filter_categories")
