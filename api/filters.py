@@ -454,11 +454,14 @@ class ClusterFilterSet(CatalogueFilterSet):
     def filter_categories(self, queryset, name, value):
         if not value:
             return queryset
-        from catalogue.models import ClusterCategory
+        from catalogue.models import ClusterAncestor, ClusterCategory
 
         ids = [int(v) for v in value]
-        members = _subtree_members(ClusterCategory, "cluster_id", ids, with_descendants(self.data))
-        return queryset.filter(pk__in=members)
+        # Clusters below a category come from ClusterAncestor, those in it from memberships.
+        below = ClusterAncestor if with_descendants(self.data) else ClusterCategory
+        return queryset.filter(
+            pk__in=below.objects.filter(category_id__in=ids).values("cluster_id")
+        )
 
 
 class ClusterOptionFilterSet(CatalogueFilterSet):
