@@ -288,9 +288,38 @@ def _membership_status_drop(t: Tables) -> str:
     """
 
 
-# Products below categories -------------------------------------------------------------------
-# ProductAncestor: one row per (category at or above one of a product's categories, product),
-# with the number of memberships that reach it.
+# Records below categories ----------------------------------------------------------------------
+# ProductAncestor (ClusterAncestor): one row per (category at or above one of a record's
+# categories, record), with the number of memberships that reach it — and for products, the
+# product's status.
+
+
+@dataclass(frozen=True)
+class Below:
+    """A kind of record that sits in categories, as its ancestor triggers see it."""
+
+    memberships: str  # model names
+    ancestors: str
+    item: str  # the membership's and the ancestor row's record column
+    status: bool  # whether ancestor rows carry the product's status
+    functions: str  # prefix of the function names: catalogue_<prefix>ancestors_added, …
+    moved: str  # name of the function re-placing records below a moved category
+
+    def columns(self) -> str:
+        status = ", product_status" if self.status else ""
+        return f"category_id, {self.item}{status}, paths"
+
+    def select(self) -> str:
+        status = ", max(m.product_status)" if self.status else ""
+        return f"a.id, m.{self.item}{status}, count(*)"
+
+
+PRODUCTS_BELOW = Below(
+    "ProductCategory", "ProductAncestor", "product_id", True, "", "category_moved"
+)
+CLUSTERS_BELOW = Below(
+    "ClusterCategory", "ClusterAncestor", "cluster_id", False, "cluster_", "category_moved_clusters"
+)
 
 
 def _ancestors_of(t: Tables) -> str:
@@ -301,69 +330,78 @@ def _ancestors_of(t: Tables) -> str:
     """
 
 
-def _add_ancestors(t: Tables, rows: str) -> str:
+def _add_ancestors(t: Tables, below: Below, rows: str) -> str:
+    item = below.item
+    status = ", product_status = EXCLUDED.product_status" if below.status else ""
     return f"""
-    INSERT INTO {t.ProductAncestor} AS t (category_id, product_id, product_status, paths)
-    SELECT a.id, m.product_id, max(m.product_status), count(*) FROM {rows} m {_ancestors_of(t)}
-    GROUP BY a.id, m.product_id
-    ON CONFLICT (category_id, product_id)
-    DO UPDATE SET paths = t.paths + EXCLUDED.paths, product_status = EXCLUDED.product_status;
+    INSERT INTO {getattr(t, below.ancestors)} AS t ({below.columns()})
+    SELECT {below.select()} FROM {rows} m {_ancestors_of(t)}
+    GROUP BY a.id, m.{item}
+    ON CONFLICT (category_id, {item})
+    DO UPDATE SET paths = t.paths + EXCLUDED.paths{status};
     """
 
 
-def _remove_ancestors(t: Tables, rows: str) -> str:
+def _remove_ancestors(t: Tables, below: Below, rows: str) -> str:
+    item, ancestors = below.item, getattr(t, below.ancestors)
     return f"""
-    UPDATE {t.ProductAncestor} t SET paths = t.paths - g.n
-    FROM (SELECT a.id, m.product_id, count(*) AS n FROM {rows} m {_ancestors_of(t)}
-          GROUP BY a.id, m.product_id) g
-    WHERE t.category_id = g.id AND t.product_id = g.product_id;
-    DELETE FROM {t.ProductAncestor} t USING (SELECT DISTINCT product_id FROM {rows} m) g
-    WHERE t.product_id = g.product_id AND t.paths <= 0;
+    UPDATE {ancestors} t SET paths = t.paths - g.n
+    FROM (SELECT a.id, m.{item}, count(*) AS n FROM {rows} m {_ancestors_of(t)}
+          GROUP BY a.id, m.{item}) g
+    WHERE t.category_id = g.id AND t.{item} = g.{item};
+    DELETE FROM {ancestors} t USING (SELECT DISTINCT {item} FROM {rows} m) g
+    WHERE t.{item} = g.{item} AND t.paths <= 0;
     """
 
 
-# Memberships whose product or category changed, before and after.
-MOVED_BEFORE = (
-    "(SELECT b.* FROM before_rows b JOIN after_rows x ON x.id = b.id "
-    "WHERE (x.product_id, x.category_id) IS DISTINCT FROM (b.product_id, b.category_id))"
-)
-MOVED_AFTER = MOVED_BEFORE.replace("SELECT b.*", "SELECT x.*")
+def _moved_memberships(below: Below) -> tuple[str, str]:
+    """Memberships whose record or category changed: before and after."""
+    before = (
+        "(SELECT b.* FROM before_rows b JOIN after_rows x ON x.id = b.id "
+        f"WHERE (x.{below.item}, x.category_id) IS DISTINCT FROM (b.{below.item}, b.category_id))"
+    )
+    return before, before.replace("SELECT b.*", "SELECT x.*")
 
 
-def _product_ancestors_code(t: Tables) -> str:
-    memberships, category, ancestors = t.ProductCategory, t.Category, t.ProductAncestor
+def _below_functions(t: Tables, below: Below) -> str:
+    """The functions and triggers that keep a kind of record's ancestor rows right."""
+    memberships, category = getattr(t, below.memberships), t.Category
+    ancestors, item, prefix = getattr(t, below.ancestors), below.item, below.functions
     lock = f"PERFORM pg_advisory_xact_lock_shared({CATEGORY_TREE_LOCK});"
+    moved_before, moved_after = _moved_memberships(below)
     return f"""
-    CREATE OR REPLACE FUNCTION catalogue_ancestors_added() RETURNS trigger LANGUAGE plpgsql AS $$
-    BEGIN
-        {lock}
-        {_add_ancestors(t, "added")}
-        RETURN NULL;
-    END $$;
-    CREATE OR REPLACE FUNCTION catalogue_ancestors_removed() RETURNS trigger
+    CREATE OR REPLACE FUNCTION catalogue_{prefix}ancestors_added() RETURNS trigger
     LANGUAGE plpgsql AS $$
     BEGIN
         {lock}
-        {_remove_ancestors(t, "removed")}
+        {_add_ancestors(t, below, "added")}
+        RETURN NULL;
+    END $$;
+    CREATE OR REPLACE FUNCTION catalogue_{prefix}ancestors_removed() RETURNS trigger
+    LANGUAGE plpgsql AS $$
+    BEGIN
+        {lock}
+        {_remove_ancestors(t, below, "removed")}
         RETURN NULL;
     END $$;
     -- The planner cannot know how few ancestors a category has (it guesses dozens): left alone
     -- it hash-joins the whole table with what a statement removed. Removals reach their rows
     -- through the primary key instead.
-    ALTER FUNCTION catalogue_ancestors_removed() SET enable_hashjoin = off SET enable_mergejoin = off;
+    ALTER FUNCTION catalogue_{prefix}ancestors_removed()
+        SET enable_hashjoin = off SET enable_mergejoin = off;
     -- Memberships change only is_primary in practice: then there is nothing to do.
-    CREATE OR REPLACE FUNCTION catalogue_ancestors_relinked() RETURNS trigger
+    CREATE OR REPLACE FUNCTION catalogue_{prefix}ancestors_relinked() RETURNS trigger
     LANGUAGE plpgsql AS $$
     BEGIN
-        IF EXISTS (SELECT FROM {MOVED_BEFORE} m) THEN
+        IF EXISTS (SELECT FROM {moved_before} m) THEN
             {lock}
-            {_remove_ancestors(t, MOVED_BEFORE)}
-            {_add_ancestors(t, MOVED_AFTER)}
+            {_remove_ancestors(t, below, moved_before)}
+            {_add_ancestors(t, below, moved_after)}
         END IF;
         RETURN NULL;
     END $$;
     -- A TRUNCATE naming both tables has emptied this one already (and may not truncate it twice).
-    CREATE OR REPLACE FUNCTION catalogue_ancestors_truncated() RETURNS trigger
+    CREATE OR REPLACE FUNCTION catalogue_{prefix}ancestors_truncated() RETURNS trigger
     LANGUAGE plpgsql AS $$
     BEGIN
         IF EXISTS (SELECT FROM {ancestors}) THEN
@@ -371,63 +409,96 @@ def _product_ancestors_code(t: Tables) -> str:
         END IF;
         RETURN NULL;
     END $$;
-    -- Run at commit, when the tree is whole again: the products below a moved category are
+    -- Run at commit, when the tree is whole again: the records below a moved category are
     -- placed again under their categories' current ancestors.
-    CREATE OR REPLACE FUNCTION catalogue_category_moved() RETURNS trigger LANGUAGE plpgsql AS $$
+    CREATE OR REPLACE FUNCTION catalogue_{below.moved}() RETURNS trigger LANGUAGE plpgsql AS $$
     DECLARE
         affected bigint[];
     BEGIN
-        SELECT array_agg(DISTINCT m.product_id) INTO affected
+        SELECT array_agg(DISTINCT m.{item}) INTO affected
         FROM {category} moved
         JOIN {category} d ON d.tree_id = moved.tree_id AND d.lft BETWEEN moved.lft AND moved.rght
         JOIN {memberships} m ON m.category_id = d.id
         WHERE moved.id = NEW.id;
         IF affected IS NOT NULL THEN
-            DELETE FROM {ancestors} WHERE product_id = ANY(affected);
-            INSERT INTO {ancestors} (category_id, product_id, product_status, paths)
-            SELECT a.id, m.product_id, max(m.product_status), count(*)
+            DELETE FROM {ancestors} WHERE {item} = ANY(affected);
+            INSERT INTO {ancestors} ({below.columns()})
+            SELECT {below.select()}
             FROM {memberships} m {_ancestors_of(t)}
-            WHERE m.product_id = ANY(affected)
-            GROUP BY a.id, m.product_id;
+            WHERE m.{item} = ANY(affected)
+            GROUP BY a.id, m.{item};
         END IF;
         RETURN NULL;
     END $$;
-    DROP TRIGGER IF EXISTS {category}_moved ON {category};
-    CREATE CONSTRAINT TRIGGER {category}_moved AFTER UPDATE ON {category}
+    DROP TRIGGER IF EXISTS {category}_{below.moved.removeprefix("category_")} ON {category};
+    CREATE CONSTRAINT TRIGGER {category}_{below.moved.removeprefix("category_")}
+        AFTER UPDATE ON {category}
         DEFERRABLE INITIALLY DEFERRED FOR EACH ROW
         WHEN (OLD.parent_id IS DISTINCT FROM NEW.parent_id)
-        EXECUTE FUNCTION catalogue_category_moved();
+        EXECUTE FUNCTION catalogue_{below.moved}();
     """ + "".join(
-        [
-            _trigger(
-                f"{memberships}_ancestors_insert",
-                memberships,
+        _trigger(f"{memberships}_ancestors_{event}", memberships, timing, body)
+        for event, timing, body in (
+            (
+                "insert",
                 "AFTER INSERT",
                 "REFERENCING NEW TABLE AS added FOR EACH STATEMENT "
-                "EXECUTE FUNCTION catalogue_ancestors_added()",
+                f"EXECUTE FUNCTION catalogue_{prefix}ancestors_added()",
             ),
-            _trigger(
-                f"{memberships}_ancestors_delete",
-                memberships,
+            (
+                "delete",
                 "AFTER DELETE",
                 "REFERENCING OLD TABLE AS removed FOR EACH STATEMENT "
-                "EXECUTE FUNCTION catalogue_ancestors_removed()",
+                f"EXECUTE FUNCTION catalogue_{prefix}ancestors_removed()",
             ),
-            _trigger(
-                f"{memberships}_ancestors_update",
-                memberships,
+            (
+                "update",
                 "AFTER UPDATE",
                 "REFERENCING OLD TABLE AS before_rows NEW TABLE AS after_rows FOR EACH STATEMENT "
-                "EXECUTE FUNCTION catalogue_ancestors_relinked()",
+                f"EXECUTE FUNCTION catalogue_{prefix}ancestors_relinked()",
             ),
-            _trigger(
-                f"{memberships}_ancestors_truncate",
-                memberships,
+            (
+                "truncate",
                 "AFTER TRUNCATE",
-                "FOR EACH STATEMENT EXECUTE FUNCTION catalogue_ancestors_truncated()",
+                f"FOR EACH STATEMENT EXECUTE FUNCTION catalogue_{prefix}ancestors_truncated()",
             ),
-        ]
+        )
     )
+
+
+def _fill_ancestors(t: Tables, below: Below) -> str:
+    return f"""
+    INSERT INTO {getattr(t, below.ancestors)} ({below.columns()})
+        SELECT {below.select()}
+        FROM {getattr(t, below.memberships)} m {_ancestors_of(t)}
+        GROUP BY a.id, m.{below.item};
+    """
+
+
+def _drop_below(t: Tables, below: Below) -> str:
+    memberships, category, prefix = getattr(t, below.memberships), t.Category, below.functions
+    return (
+        "".join(
+            f"DROP TRIGGER IF EXISTS {memberships}_ancestors_{event} ON {memberships};\n"
+            for event in ("insert", "delete", "update", "truncate")
+        )
+        + f"DROP TRIGGER IF EXISTS {category}_{below.moved.removeprefix('category_')} "
+        f"ON {category};\n"
+        + "".join(
+            f"DROP FUNCTION IF EXISTS catalogue_{name}();\n"
+            for name in (
+                f"{prefix}ancestors_added",
+                f"{prefix}ancestors_removed",
+                f"{prefix}ancestors_relinked",
+                f"{prefix}ancestors_truncated",
+                below.moved,
+            )
+        )
+    )
+
+
+def _product_ancestors_code(t: Tables) -> str:
+    return _below_functions(t, PRODUCTS_BELOW)
 
 
 def _product_ancestors_setup(t: Tables) -> str:
@@ -436,32 +507,11 @@ def _product_ancestors_setup(t: Tables) -> str:
     ALTER TABLE {ancestors} DROP CONSTRAINT {ancestors}_pkey,
         ADD CONSTRAINT {ancestors}_pkey PRIMARY KEY (category_id, product_id)
         INCLUDE (product_status);
-    INSERT INTO {ancestors} (category_id, product_id, product_status, paths)
-        SELECT a.id, m.product_id, max(m.product_status), count(*)
-        FROM {t.ProductCategory} m {_ancestors_of(t)}
-        GROUP BY a.id, m.product_id;
-    """
+    """ + _fill_ancestors(t, PRODUCTS_BELOW)
 
 
 def _product_ancestors_drop(t: Tables) -> str:
-    memberships, category = t.ProductCategory, t.Category
-    return (
-        "".join(
-            f"DROP TRIGGER IF EXISTS {memberships}_ancestors_{event} ON {memberships};\n"
-            for event in ("insert", "delete", "update", "truncate")
-        )
-        + f"DROP TRIGGER IF EXISTS {category}_moved ON {category};\n"
-        + "".join(
-            f"DROP FUNCTION IF EXISTS catalogue_{name}();\n"
-            for name in (
-                "ancestors_added",
-                "ancestors_removed",
-                "ancestors_relinked",
-                "ancestors_truncated",
-                "category_moved",
-            )
-        )
-    )
+    return _drop_below(t, PRODUCTS_BELOW)
 
 
 # Products below each category, counted by status (see CategoryProductDelta) ---------------------
@@ -554,101 +604,11 @@ def _category_counts_drop(t: Tables) -> str:
 # The same structure as for products, without statuses.
 
 
-def _cluster_ancestors_of(t: Tables) -> str:
-    return f"""
-        JOIN {t.Category} c ON c.id = m.category_id
-        JOIN {t.Category} a ON a.tree_id = c.tree_id AND a.lft <= c.lft AND a.rght >= c.rght
-    """
-
-
-def _add_cluster_ancestors(t: Tables, rows: str) -> str:
-    return f"""
-    INSERT INTO {t.ClusterAncestor} AS t (category_id, cluster_id, paths)
-    SELECT a.id, m.cluster_id, count(*) FROM {rows} m {_cluster_ancestors_of(t)}
-    GROUP BY a.id, m.cluster_id
-    ON CONFLICT (category_id, cluster_id) DO UPDATE SET paths = t.paths + EXCLUDED.paths;
-    """
-
-
-def _remove_cluster_ancestors(t: Tables, rows: str) -> str:
-    return f"""
-    UPDATE {t.ClusterAncestor} t SET paths = t.paths - g.n
-    FROM (SELECT a.id, m.cluster_id, count(*) AS n FROM {rows} m {_cluster_ancestors_of(t)}
-          GROUP BY a.id, m.cluster_id) g
-    WHERE t.category_id = g.id AND t.cluster_id = g.cluster_id;
-    DELETE FROM {t.ClusterAncestor} t USING (SELECT DISTINCT cluster_id FROM {rows} m) g
-    WHERE t.cluster_id = g.cluster_id AND t.paths <= 0;
-    """
-
-
-CLUSTER_MOVED_BEFORE = (
-    "(SELECT b.* FROM before_rows b JOIN after_rows x ON x.id = b.id "
-    "WHERE (x.cluster_id, x.category_id) IS DISTINCT FROM (b.cluster_id, b.category_id))"
-)
-CLUSTER_MOVED_AFTER = CLUSTER_MOVED_BEFORE.replace("SELECT b.*", "SELECT x.*")
-
-
 def _cluster_ancestors_code(t: Tables) -> str:
-    memberships, category = t.ClusterCategory, t.Category
     ancestors, deltas = t.ClusterAncestor, t.CategoryClusterDelta
-    lock = f"PERFORM pg_advisory_xact_lock_shared({CATEGORY_TREE_LOCK});"
-    return f"""
-    CREATE OR REPLACE FUNCTION catalogue_cluster_ancestors_added() RETURNS trigger
-    LANGUAGE plpgsql AS $$
-    BEGIN
-        {lock}
-        {_add_cluster_ancestors(t, "added")}
-        RETURN NULL;
-    END $$;
-    CREATE OR REPLACE FUNCTION catalogue_cluster_ancestors_removed() RETURNS trigger
-    LANGUAGE plpgsql AS $$
-    BEGIN
-        {lock}
-        {_remove_cluster_ancestors(t, "removed")}
-        RETURN NULL;
-    END $$;
-    ALTER FUNCTION catalogue_cluster_ancestors_removed()
-        SET enable_hashjoin = off SET enable_mergejoin = off;
-    CREATE OR REPLACE FUNCTION catalogue_cluster_ancestors_relinked() RETURNS trigger
-    LANGUAGE plpgsql AS $$
-    BEGIN
-        IF EXISTS (SELECT FROM {CLUSTER_MOVED_BEFORE} m) THEN
-            {lock}
-            {_remove_cluster_ancestors(t, CLUSTER_MOVED_BEFORE)}
-            {_add_cluster_ancestors(t, CLUSTER_MOVED_AFTER)}
-        END IF;
-        RETURN NULL;
-    END $$;
-    CREATE OR REPLACE FUNCTION catalogue_cluster_ancestors_truncated() RETURNS trigger
-    LANGUAGE plpgsql AS $$
-    BEGIN
-        IF EXISTS (SELECT FROM {ancestors}) THEN
-            TRUNCATE {ancestors};
-        END IF;
-        RETURN NULL;
-    END $$;
-    -- Run at commit, when the tree is whole again: the clusters below a moved category are
-    -- placed again under their categories' current ancestors.
-    CREATE OR REPLACE FUNCTION catalogue_category_moved_clusters() RETURNS trigger
-    LANGUAGE plpgsql AS $$
-    DECLARE
-        affected bigint[];
-    BEGIN
-        SELECT array_agg(DISTINCT m.cluster_id) INTO affected
-        FROM {category} moved
-        JOIN {category} d ON d.tree_id = moved.tree_id AND d.lft BETWEEN moved.lft AND moved.rght
-        JOIN {memberships} m ON m.category_id = d.id
-        WHERE moved.id = NEW.id;
-        IF affected IS NOT NULL THEN
-            DELETE FROM {ancestors} WHERE cluster_id = ANY(affected);
-            INSERT INTO {ancestors} (category_id, cluster_id, paths)
-            SELECT a.id, m.cluster_id, count(*)
-            FROM {memberships} m {_cluster_ancestors_of(t)}
-            WHERE m.cluster_id = ANY(affected)
-            GROUP BY a.id, m.cluster_id;
-        END IF;
-        RETURN NULL;
-    END $$;
+    return (
+        _below_functions(t, CLUSTERS_BELOW)
+        + f"""
     CREATE OR REPLACE FUNCTION catalogue_clusters_below_added() RETURNS trigger
     LANGUAGE plpgsql AS $$
     BEGIN
@@ -669,93 +629,47 @@ def _cluster_ancestors_code(t: Tables) -> str:
         DELETE FROM {deltas};
         RETURN NULL;
     END $$;
-    DROP TRIGGER IF EXISTS {category}_moved_clusters ON {category};
-    CREATE CONSTRAINT TRIGGER {category}_moved_clusters AFTER UPDATE ON {category}
-        DEFERRABLE INITIALLY DEFERRED FOR EACH ROW
-        WHEN (OLD.parent_id IS DISTINCT FROM NEW.parent_id)
-        EXECUTE FUNCTION catalogue_category_moved_clusters();
-    """ + "".join(
-        [
-            _trigger(
-                f"{memberships}_ancestors_insert",
-                memberships,
-                "AFTER INSERT",
-                "REFERENCING NEW TABLE AS added FOR EACH STATEMENT "
-                "EXECUTE FUNCTION catalogue_cluster_ancestors_added()",
-            ),
-            _trigger(
-                f"{memberships}_ancestors_delete",
-                memberships,
-                "AFTER DELETE",
-                "REFERENCING OLD TABLE AS removed FOR EACH STATEMENT "
-                "EXECUTE FUNCTION catalogue_cluster_ancestors_removed()",
-            ),
-            _trigger(
-                f"{memberships}_ancestors_update",
-                memberships,
-                "AFTER UPDATE",
-                "REFERENCING OLD TABLE AS before_rows NEW TABLE AS after_rows FOR EACH STATEMENT "
-                "EXECUTE FUNCTION catalogue_cluster_ancestors_relinked()",
-            ),
-            _trigger(
-                f"{memberships}_ancestors_truncate",
-                memberships,
-                "AFTER TRUNCATE",
-                "FOR EACH STATEMENT EXECUTE FUNCTION catalogue_cluster_ancestors_truncated()",
-            ),
-            _trigger(
-                f"{ancestors}_counts_insert",
-                ancestors,
-                "AFTER INSERT",
-                "REFERENCING NEW TABLE AS added FOR EACH STATEMENT "
-                "EXECUTE FUNCTION catalogue_clusters_below_added()",
-            ),
-            _trigger(
-                f"{ancestors}_counts_delete",
-                ancestors,
-                "AFTER DELETE",
-                "REFERENCING OLD TABLE AS removed FOR EACH STATEMENT "
-                "EXECUTE FUNCTION catalogue_clusters_below_removed()",
-            ),
-            _trigger(
-                f"{ancestors}_counts_truncate",
-                ancestors,
-                "AFTER TRUNCATE",
-                "FOR EACH STATEMENT EXECUTE FUNCTION catalogue_clusters_below_truncated()",
-            ),
-        ]
+    """
+        + "".join(
+            _trigger(f"{ancestors}_counts_{event}", ancestors, timing, body)
+            for event, timing, body in (
+                (
+                    "insert",
+                    "AFTER INSERT",
+                    "REFERENCING NEW TABLE AS added FOR EACH STATEMENT "
+                    "EXECUTE FUNCTION catalogue_clusters_below_added()",
+                ),
+                (
+                    "delete",
+                    "AFTER DELETE",
+                    "REFERENCING OLD TABLE AS removed FOR EACH STATEMENT "
+                    "EXECUTE FUNCTION catalogue_clusters_below_removed()",
+                ),
+                (
+                    "truncate",
+                    "AFTER TRUNCATE",
+                    "FOR EACH STATEMENT EXECUTE FUNCTION catalogue_clusters_below_truncated()",
+                ),
+            )
+        )
     )
 
 
 def _cluster_ancestors_setup(t: Tables) -> str:
-    return f"""
-    INSERT INTO {t.ClusterAncestor} (category_id, cluster_id, paths)
-        SELECT a.id, m.cluster_id, count(*)
-        FROM {t.ClusterCategory} m {_cluster_ancestors_of(t)}
-        GROUP BY a.id, m.cluster_id;
-    """
+    return _fill_ancestors(t, CLUSTERS_BELOW)
 
 
 def _cluster_ancestors_drop(t: Tables) -> str:
-    memberships, category, ancestors = t.ClusterCategory, t.Category, t.ClusterAncestor
+    ancestors = t.ClusterAncestor
     return (
-        "".join(
-            f"DROP TRIGGER IF EXISTS {memberships}_ancestors_{event} ON {memberships};\n"
-            for event in ("insert", "delete", "update", "truncate")
-        )
+        _drop_below(t, CLUSTERS_BELOW)
         + "".join(
             f"DROP TRIGGER IF EXISTS {ancestors}_counts_{event} ON {ancestors};\n"
             for event in ("insert", "delete", "truncate")
         )
-        + f"DROP TRIGGER IF EXISTS {category}_moved_clusters ON {category};\n"
         + "".join(
             f"DROP FUNCTION IF EXISTS catalogue_{name}();\n"
             for name in (
-                "cluster_ancestors_added",
-                "cluster_ancestors_removed",
-                "cluster_ancestors_relinked",
-                "cluster_ancestors_truncated",
-                "category_moved_clusters",
                 "clusters_below_added",
                 "clusters_below_removed",
                 "clusters_below_truncated",
