@@ -3,6 +3,7 @@
 from datetime import datetime
 
 from django.conf import settings
+from django.contrib.postgres.search import SearchVectorField
 from django.db import models
 from django.utils import timezone
 
@@ -96,3 +97,27 @@ class HourCountDelta(models.Model):
 
     def __str__(self) -> str:
         return f"{self.table_name}.{self.column_name} @{self.hour} {self.delta:+d}"
+
+
+class SearchDocument(models.Model):
+    """A record's searchable text — names in every language, codes, source ids — lower-cased
+    and without accents (catalogue/search.py), with its full-text vector.
+
+    Kept apart from the wide record row so a search reads small rows: counting and ranking
+    thousands of matches touches a fraction of the pages.
+    """
+
+    text = models.TextField(blank=True, default="")
+    vector = models.GeneratedField(
+        expression=models.Func(
+            models.F("text"), template="to_tsvector('simple'::regconfig, %(expressions)s)"
+        ),
+        output_field=SearchVectorField(),
+        db_persist=True,
+    )
+
+    class Meta:
+        abstract = True
+
+    def __str__(self) -> str:
+        return self.text[:80]

@@ -2,12 +2,16 @@
 and the configs that say which product attributes drive the variant choice."""
 
 from django.contrib.postgres.indexes import GinIndex
-from django.contrib.postgres.search import SearchVectorField
 from django.db import models
 from django.db.models import Q
 from django.db.models.functions import Upper
 
-from catalogue.models.base import ExternalSource, LocalizedModel, TimestampedModel
+from catalogue.models.base import (
+    ExternalSource,
+    LocalizedModel,
+    SearchDocument,
+    TimestampedModel,
+)
 from catalogue.models.category import (
     Category,
     LocalizedContent,
@@ -93,27 +97,13 @@ class Cluster(LocalizedModel, LocalizedContent):
         return self.code or f"Cluster {self.pk}"
 
 
-class ClusterSearch(models.Model):
-    """A cluster's searchable text (names in every language, code, source ids), normalised as
-    product documents are (see ProductSearch), with its full-text vector."""
-
+class ClusterSearch(SearchDocument):
     cluster = models.OneToOneField(
         Cluster, primary_key=True, related_name="search", on_delete=models.CASCADE
-    )
-    text = models.TextField(blank=True, default="")
-    vector = models.GeneratedField(
-        expression=models.Func(
-            models.F("text"), template="to_tsvector('simple'::regconfig, %(expressions)s)"
-        ),
-        output_field=SearchVectorField(),
-        db_persist=True,
     )
 
     class Meta:
         indexes = [GinIndex(fields=["vector"], name="cluster_search_vector")]
-
-    def __str__(self) -> str:
-        return self.text[:80]
 
 
 class ClusterSource(ExternalSource):

@@ -1,10 +1,9 @@
 from django.contrib.postgres.indexes import GinIndex
-from django.contrib.postgres.search import SearchVectorField
 from django.db import models
 from django.db.models import Q
 from django.db.models.functions import Upper
 
-from catalogue.models.base import ExternalSource, LocalizedModel
+from catalogue.models.base import ExternalSource, LocalizedModel, SearchDocument
 from catalogue.models.category import (
     SHORT_TEXT,
     Category,
@@ -119,31 +118,13 @@ class Product(LocalizedModel, LocalizedContent):
         return self.sku or f"Product {self.pk}"
 
 
-class ProductSearch(models.Model):
-    """A product's searchable text (names in every language, codes, source ids), lower-cased
-    and without accents, with its full-text vector.
-
-    Kept apart from the wide product row so a search reads small rows: counting and ranking
-    thousands of matches touches a fraction of the pages.
-    """
-
+class ProductSearch(SearchDocument):
     product = models.OneToOneField(
         Product, primary_key=True, related_name="search", on_delete=models.CASCADE
-    )
-    text = models.TextField(blank=True, default="")
-    vector = models.GeneratedField(
-        expression=models.Func(
-            models.F("text"), template="to_tsvector('simple'::regconfig, %(expressions)s)"
-        ),
-        output_field=SearchVectorField(),
-        db_persist=True,
     )
 
     class Meta:
         indexes = [GinIndex(fields=["vector"], name="product_search_vector")]
-
-    def __str__(self) -> str:
-        return self.text[:80]
 
 
 class ProductSource(ExternalSource):
