@@ -45,7 +45,7 @@ SINGLE_KEYS = {"data", "messages", "total"}
 BULK_RESULT_KEYS = {"index", "action", "id", "key", "lookupKey", "success"}
 # Per-client request counters of the rate limit: every request writes them, by design.
 BOOKKEEPING_TABLES = {"api_ratewindow"}
-MISSING_IDS = ["999999", "abc", "1.5", "-1", "99999999999999999999"]
+MISSING_IDS = ["999999", "abc", "1.5", "-1", "99999999999999999999", "9" * 23]
 _NO_BODY = object()
 
 
@@ -139,7 +139,7 @@ RECORD_ROUTES = [
     ("GET", "{sub_list}"),
     ("DELETE", "/translation/DE"),
 ]
-UNKNOWN_KEYS = ["code", "ID", "SKU", "sourceid", "name", "ean"]
+UNKNOWN_KEYS = ["code", "ID", "sku", "SKU", "sourceid", "name", "ean", "eanCode"]
 PAGES = [
     (None, None, (1, 12, 1, 3, 12), 0),
     (2, 10, (11, 20, 2, 3, 10), 10),
@@ -163,7 +163,9 @@ BAD_BODY_PAGES = [
     ({"page": True}, "page must be a positive integer"),
     ({"page": 1.5}, "page must be a positive integer"),
     ({"page": 0}, "page must be a positive integer"),
+    ({"page": "x"}, "page must be a positive integer"),
     ({"offset": [10]}, "offset must be a positive integer"),
+    ({"offset": -5}, "offset must be a positive integer"),
     ({"offset": 1001}, "offset must not exceed 1000"),
 ]
 DATE_RANGES = [
@@ -751,6 +753,7 @@ class ResourceContract:
         cases = [
             ("query", "colour", f"sort: unknown field colour (allowed: {allowed})"),
             ("query", "-colour", f"sort: unknown field colour (allowed: {allowed})"),
+            ("query", "id,-colour", f"sort: unknown field colour (allowed: {allowed})"),
             ("body", [{"field": "colour"}], f"sort: unknown field colour (allowed: {allowed})"),
             ("body", [{"field": "id", "order": "UP"}], "sort[0].order: must be ASC or DESC"),
             ("body", [{"order": "ASC"}], "sort[0].field: required"),
@@ -933,6 +936,8 @@ class ResourceContract:
             message = f"Item has no {' and '.join(fields)} (the lookup key of this request)"
             good = self.bulk_item(self.key_fields(key, f"GOOD-{key}"), "Good")
             cases = [({}, None)]
+            if key == "id":  # an id that is not a number is no id; the key is echoed
+                cases.append(({"id": "12"}, "12"))
             if len(fields) == 2:  # half a pair: the echoed key is the value given
                 cases += [({fields[0]: "x"}, None), ({fields[1]: f"HALF-{key}"}, f"HALF-{key}")]
             for partial, echoed in cases:

@@ -114,67 +114,6 @@ def test_by_source_id_matches_on_the_pair(api, tree):
     assert Category.objects.count() == 5
 
 
-@pytest.mark.parametrize(
-    ("lookup_key", "bad", "echoed", "message"),
-    [
-        ("id", {"names": ls(EN="No id")}, None, "Item has no id (the lookup key of this request)"),
-        (
-            "sourceId",
-            {"sourceId": "C-9", "names": ls(EN="No source")},
-            "C-9",
-            "Item has no source and sourceId (the lookup key of this request)",
-        ),
-        (
-            "sourceId",
-            {"source": "erp", "names": ls(EN="No source id")},
-            None,
-            "Item has no source and sourceId (the lookup key of this request)",
-        ),
-    ],
-)
-def test_an_item_without_the_key_fails_with_10016_and_the_others_apply(
-    api, lookup_key, bad, echoed, message
-):
-    good = {"id": 0, **node("GOOD", "Good")} if lookup_key == "id" else node("GOOD", "Good")
-
-    response = bulk(api, lookup_key, [bad, good])
-
-    data = results(response, completed(created=1, failed=1))
-    created = Category.objects.get()
-    assert data == [
-        failed(0, echoed, lookup_key, 10016, "LookupKeyNotFound", message),
-        ok(1, "create", created.pk, 0 if lookup_key == "id" else "GOOD", lookup_key),
-    ]
-    assert created.name_en == "Good"
-
-
-@pytest.mark.parametrize(
-    ("lookup_key", "key_fields", "key"),
-    [("id", {"id": 7}, 7), ("sourceId", {"source": "erp", "sourceId": "C-7"}, "C-7")],
-)
-def test_the_later_of_two_items_with_one_key_fails_with_10017(api, lookup_key, key_fields, key):
-    response = bulk(
-        api,
-        lookup_key,
-        [{**key_fields, "names": ls(EN="First")}, {**key_fields, "names": ls(EN="Second")}],
-    )
-
-    data = results(response, completed(created=1, failed=1))
-    created = Category.objects.get()
-    assert data == [
-        ok(0, "create", created.pk, key, lookup_key),
-        failed(
-            1,
-            key,
-            lookup_key,
-            10017,
-            "PayloadValidationError",
-            f"{lookup_key} [{key}] appears more than once in this request (first at index 0)",
-        ),
-    ]
-    assert created.name_en == "First"
-
-
 # Trees in one request --------------------------------------------------------------------------
 
 
@@ -839,22 +778,6 @@ def test_a_malformed_body_fails_the_whole_request(api, tree, body, status, code,
     assert (table_counts(), category_snapshot()) == before
 
 
-@pytest.mark.parametrize("delete", [False, True], ids=["upsert", "delete"])
-def test_more_than_1000_items_is_413_and_nothing_is_written(api, delete):
-    before = table_counts()
-
-    response = bulk(api, "sourceId", [node(f"C-{n}") for n in range(1001)], delete=delete)
-
-    assert_error(
-        response,
-        413,
-        10011,
-        "PayloadTooLarge",
-        ["categories: 1001 items is more than the limit of 1000"],
-    )
-    assert table_counts() == before
-
-
 def test_exactly_1000_items_are_accepted_as_one_deep_tree(api):
     items = [node("C-0")] + [
         node(f"C-{n}", parent={"sourceId": f"C-{n // 2}"}) for n in range(1, 1000)
@@ -865,23 +788,6 @@ def test_exactly_1000_items_are_accepted_as_one_deep_tree(api):
     assert {result["action"] for result in data} == {"create"}
     assert Category.objects.count() == 1000
     assert_tree_consistent()
-
-
-@pytest.mark.parametrize("key", ["sku", "code", "sourceid", "name"])
-@pytest.mark.parametrize("delete", [False, True], ids=["upsert", "delete"])
-def test_an_unknown_lookup_key_is_400(api, key, delete):
-    before = table_counts()
-
-    response = bulk(api, key, [node("C-1")], delete=delete)
-
-    assert_error(
-        response,
-        400,
-        10006,
-        "InvalidLookupKey",
-        [f"Lookup key [{key}] is not supported for categories bulk (use id, sourceId)"],
-    )
-    assert table_counts() == before
 
 
 # dryRun, atomic, NDJSON ------------------------------------------------------------------------
@@ -909,17 +815,6 @@ def test_dry_run_of_a_tree_reports_the_outcomes_and_writes_nothing(api, tree):
     ]
     assert [r["action"] for r in real] == ["update", "create", "create", "error", "error"]
     assert real[4]["errors"][0]["code"] == 30009
-
-
-def test_dry_run_of_a_bulk_delete_writes_nothing(api, tree):
-    before = table_counts(), category_snapshot()
-
-    response = bulk(api, "id", [{"id": tree["grand"].pk}], params={"dryRun": "true"}, delete=True)
-
-    assert results(response, completed(deleted=1), "Dry run: nothing was written") == [
-        ok(0, "delete", tree["grand"].pk, tree["grand"].pk, "id")
-    ]
-    assert (table_counts(), category_snapshot()) == before
 
 
 def test_atomic_with_one_bad_item_applies_nothing(api, tree):
@@ -1009,31 +904,3 @@ def test_an_ndjson_body_builds_a_tree_with_directives_from_the_query(api, tree):
 
 
 # Scopes ----------------------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize("delete", [False, True], ids=["upsert", "delete"])
-@pytest.mark.parametrize(
-    ("scopes", "status"),
-    [
-        (None, 401),
-        (["category.read"], 403),
-        (["product.write", "cluster.write"], 403),
-        (["category.write"], 200),
-    ],
-    ids=["no-token", "read", "other-write", "write"],
-)
-def test_category_bulk_needs_category_write(api_client_factory, anonymous, delete, scopes, status):
-    caller = anonymous if scopes is None else api_client_factory(scopes)
-    before = table_counts()
-
-    response = bulk(caller, "sourceId", [node("C-1")], delete=delete)
-
-    if status == 200:
-        assert results(response)[0]["action"] == ("error" if delete else "create")
-    elif status == 401:
-        assert_error(response, 401, 10001, "AuthenticationFailed")
-        assert table_counts() == before
-    else:
-        error = assert_error(response, 403, 10003, "InsufficientScope")
-        assert "category.write" in error["messages"][0]
-        assert table_counts() == before

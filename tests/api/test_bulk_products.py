@@ -269,111 +269,6 @@ def test_a_sku_matching_several_products_fails_that_item(api, existing):
     assert twin.name_en == "Twin"
 
 
-MISSING_KEY = [
-    ("id", {"names": ls(EN="No id")}, None, "Item has no id (the lookup key of this request)"),
-    (
-        "id",
-        {"id": "12", "names": ls(EN="Text id")},
-        "12",
-        "Item has no id (the lookup key of this request)",
-    ),
-    (
-        "sourceId",
-        {"sourceId": "P-9", "names": ls(EN="No source")},
-        "P-9",
-        "Item has no source and sourceId (the lookup key of this request)",
-    ),
-    (
-        "sourceId",
-        {"source": "erp", "names": ls(EN="No source id")},
-        None,
-        "Item has no source and sourceId (the lookup key of this request)",
-    ),
-    ("sku", {"names": ls(EN="No sku")}, None, "Item has no sku (the lookup key of this request)"),
-    (
-        "supplierCode",
-        {"supplierCode": "AC-9", "names": ls(EN="No supplier")},
-        "AC-9",
-        "Item has no supplier and supplierCode (the lookup key of this request)",
-    ),
-    (
-        "supplierCode",
-        {"supplier": "ACME", "names": ls(EN="No supplier code")},
-        None,
-        "Item has no supplier and supplierCode (the lookup key of this request)",
-    ),
-]
-
-GOOD_ITEM = {
-    "id": {"id": 0, "names": ls(EN="Good")},
-    "sourceId": {"source": "erp", "sourceId": "GOOD", "names": ls(EN="Good")},
-    "sku": {"sku": "GOOD", "names": ls(EN="Good")},
-    "supplierCode": {"supplier": "ACME", "supplierCode": "GOOD", "names": ls(EN="Good")},
-}
-GOOD_KEY = {"id": 0, "sourceId": "GOOD", "sku": "GOOD", "supplierCode": "GOOD"}
-
-
-@pytest.mark.parametrize(("lookup_key", "bad", "echoed", "message"), MISSING_KEY)
-def test_an_item_without_the_key_fails_with_10016_and_the_others_apply(
-    api, lookup_key, bad, echoed, message
-):
-    response = bulk(api, lookup_key, [bad, GOOD_ITEM[lookup_key]])
-
-    data = results(response, completed(created=1, failed=1))
-    good = Product.objects.get()
-    assert data == [
-        failed(0, echoed, lookup_key, 10016, "LookupKeyNotFound", message),
-        ok(1, "create", good.pk, GOOD_KEY[lookup_key], lookup_key),
-    ]
-    assert good.name_en == "Good"
-    assert ProductSource.objects.filter(source_id="P-9").count() == 0
-
-
-DUPLICATES = [
-    ("id", {"id": 5}, 5, "id [5] appears more than once in this request (first at index 0)"),
-    (
-        "sourceId",
-        {"source": "erp", "sourceId": "P-5"},
-        "P-5",
-        "sourceId [P-5] appears more than once in this request (first at index 0)",
-    ),
-    (
-        "sku",
-        {"sku": "S-5"},
-        "S-5",
-        "sku [S-5] appears more than once in this request (first at index 0)",
-    ),
-    (
-        "supplierCode",
-        {"supplier": "ACME", "supplierCode": "C-5"},
-        "C-5",
-        "supplierCode [C-5] appears more than once in this request (first at index 0)",
-    ),
-]
-
-
-@pytest.mark.parametrize(("lookup_key", "key_fields", "key", "message"), DUPLICATES)
-def test_the_later_of_two_items_with_one_key_fails_with_10017(
-    api, lookup_key, key_fields, key, message
-):
-    response = bulk(
-        api,
-        lookup_key,
-        [
-            {**key_fields, "names": ls(EN="First")},
-            {**key_fields, "names": ls(EN="Second")},
-        ],
-    )
-
-    data = results(response, completed(created=1, failed=1))
-    product = Product.objects.get()
-    assert data == [
-        ok(0, "create", product.pk, key, lookup_key),
-        failed(1, key, lookup_key, 10017, "PayloadValidationError", message),
-    ]
-    assert product.name_en == "First"
-
-
 def test_every_upsert_action_in_one_request(api, existing):
     response = bulk(
         api,
@@ -402,12 +297,6 @@ def test_every_upsert_action_in_one_request(api, existing):
     skipped = bulk(api, "sourceId", [item("P-4")], directives={"skipCreate": []})
 
     assert results(skipped, completed(skipped=1)) == [ok(0, "skip", None, "P-4", "sourceId")]
-
-
-def test_an_empty_array_is_a_bulk_of_nothing(api):
-    response = bulk(api, "sourceId", [])
-
-    assert results(response, completed()) == []
 
 
 def test_the_created_product_reads_back_with_every_value(api):
@@ -1078,55 +967,12 @@ def test_a_malformed_body_fails_the_whole_request(
     assert (table_counts(), product_snapshot()) == before
 
 
-@pytest.mark.parametrize("delete", [False, True], ids=["upsert", "delete"])
-def test_more_than_2000_items_is_413_and_nothing_is_written(api, delete):
-    items = [item(f"P-{number}") for number in range(2001)]
-    before = table_counts()
-
-    response = bulk(api, "sourceId", items, delete=delete)
-
-    assert_error(
-        response,
-        413,
-        10011,
-        "PayloadTooLarge",
-        ["products: 2001 items is more than the limit of 2000"],
-    )
-    assert table_counts() == before
-
-
 def test_exactly_2000_items_are_accepted(api):
     response = bulk(api, "sourceId", [item(f"P-{number}") for number in range(2000)])
 
     data = results(response, completed(created=2000))
     assert {result["action"] for result in data} == {"create"}
     assert Product.objects.count() == ProductSource.objects.count() == 2000
-
-
-@pytest.mark.parametrize("key", ["code", "SKU", "sourceid", "eanCode", "name", "supplier"])
-@pytest.mark.parametrize("delete", [False, True], ids=["upsert", "delete"])
-def test_an_unknown_lookup_key_is_400(api, key, delete):
-    before = table_counts()
-
-    response = bulk(api, key, [item("P-1")], delete=delete)
-
-    assert_error(
-        response,
-        400,
-        10006,
-        "InvalidLookupKey",
-        [
-            f"Lookup key [{key}] is not supported for products bulk "
-            "(use id, sourceId, sku, supplierCode)"
-        ],
-    )
-    assert table_counts() == before
-
-
-def test_a_trailing_slash_is_optional(api):
-    response = api.post(f"{URL}/sourceId/", {"products": [item("P-1")]})
-
-    assert results(response, completed(created=1))[0]["action"] == "create"
 
 
 # Delete ----------------------------------------------------------------------------------------
@@ -1203,65 +1049,7 @@ def test_bulk_delete_reports_unknown_missing_and_duplicate_keys(api, existing):
     assert not Product.objects.exists()
 
 
-def test_bulk_delete_of_an_unknown_id_is_80006(api):
-    response = bulk(api, "id", [{"id": 424242}], delete=True)
-
-    assert results(response, completed(failed=1)) == [
-        failed(0, 424242, "id", 80006, "ProductNotFound", "Product with id [424242] not found")
-    ]
-
-
 # dryRun and atomic -----------------------------------------------------------------------------
-
-
-def test_dry_run_reports_what_a_real_run_would_do_and_writes_nothing(api, existing):
-    category = make_category("Valves")
-    items = [
-        item("P-1", "Renamed", parent={"id": category.pk}),
-        item("P-2", sources=[{"source": "pim", "sourceId": "2"}]),
-        item("P-3", status="X"),
-        item("P-4"),
-    ]
-    before = table_counts(), product_snapshot()
-
-    dry = bulk(api, "sourceId", items, params={"dryRun": "true"})
-
-    dry_results = results(
-        dry, completed(created=2, updated=1, failed=1), "Dry run: nothing was written"
-    )
-    assert (table_counts(), product_snapshot()) == before
-    real = results(bulk(api, "sourceId", items), completed(created=2, updated=1, failed=1))
-    assert [(r["action"], r["success"], r.get("errors")) for r in dry_results] == [
-        (r["action"], r["success"], r.get("errors")) for r in real
-    ]
-    # Ids of records a dry run would create do not exist yet.
-    assert [r["id"] for r in dry_results] == [existing.pk, None, None, None]
-    assert real[0]["id"] == existing.pk
-
-
-def test_dry_run_of_a_bulk_delete_writes_nothing(api, existing):
-    before = table_counts(), product_snapshot()
-
-    response = bulk(
-        api,
-        "id",
-        [{"id": existing.pk}, {"id": existing.pk + 1000}],
-        params={"dryRun": "true"},
-        delete=True,
-    )
-
-    assert results(response, completed(deleted=1, failed=1), "Dry run: nothing was written") == [
-        ok(0, "delete", existing.pk, existing.pk, "id"),
-        failed(
-            1,
-            existing.pk + 1000,
-            "id",
-            80006,
-            "ProductNotFound",
-            f"Product with id [{existing.pk + 1000}] not found",
-        ),
-    ]
-    assert (table_counts(), product_snapshot()) == before
 
 
 @pytest.mark.parametrize("value", ["yes", "2", ""])
@@ -1461,35 +1249,6 @@ def test_a_bad_ndjson_request_fails_as_a_whole(api, body, params, status, code, 
 
 
 # Scopes ----------------------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize("delete", [False, True], ids=["upsert", "delete"])
-@pytest.mark.parametrize(
-    ("scopes", "status"),
-    [
-        (None, 401),
-        (["product.read"], 403),
-        (["category.write", "cluster.write"], 403),
-        (["product.write"], 200),
-    ],
-    ids=["no-token", "read", "other-write", "write"],
-)
-def test_product_bulk_needs_product_write(api_client_factory, anonymous, delete, scopes, status):
-    caller = anonymous if scopes is None else api_client_factory(scopes)
-    before = table_counts()
-
-    response = bulk(caller, "sourceId", [item("P-1")], delete=delete)
-
-    if status == 200:
-        action = "error" if delete else "create"
-        assert results(response)[0]["action"] == action
-    elif status == 401:
-        assert_error(response, 401, 10001, "AuthenticationFailed")
-        assert table_counts() == before
-    else:
-        error = assert_error(response, 403, 10003, "InsufficientScope")
-        assert "product.write" in error["messages"][0]
-        assert table_counts() == before
 
 
 # Query count -----------------------------------------------------------------------------------
