@@ -4,6 +4,9 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 PYTEST_ARGS ?=
+# Two pytest-xdist workers, each with a test database of its own; the tests that start real
+# servers stay on one worker (see tests/conftest.py). `make test PYTEST_WORKERS=0` runs serially.
+PYTEST_WORKERS ?= 2
 
 .PHONY: venv run test lint format benchmark
 
@@ -25,7 +28,7 @@ run: venv
 	$(BIN)/python manage.py serve --bind $(HOST):$(PORT) --migrate --local-client local --demo
 
 test: venv
-	$(BIN)/pytest $(PYTEST_ARGS)
+	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
 
 lint: venv
 	$(BIN)/ruff check .

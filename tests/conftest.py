@@ -46,3 +46,11 @@ def api(api_client_factory) -> ApiCaller:
 def anonymous(db) -> ApiCaller:
     """A caller without any Authorization header."""
     return ApiCaller()
+
+
+def pytest_collection_modifyitems(config, items):
+    """Under pytest-xdist (`--dist loadgroup`) the tests that start real servers share one
+    worker: they use the embedded PostgreSQL under .data/ and must not run side by side."""
+    for item in items:
+        if item.get_closest_marker("smoke"):
+            item.add_marker(pytest.mark.xdist_group("servers"))

@@ -16,8 +16,9 @@ from django.test import Client
 from api.services import IssuedClient, api_client_create
 from catalogue.models import Category, Product, now_ms
 from catalogue.records import RecordChanges, Ref
-from catalogue.services.categories import category_create
-from catalogue.services.products import product_create
+from catalogue.services.bulk import BulkItem, Directives
+from catalogue.services.categories import category_bulk_upsert, category_create
+from catalogue.services.products import product_bulk_upsert, product_create
 
 
 def category_changes(
@@ -104,6 +105,41 @@ def product_changes(name: str | None = "Product", **body) -> RecordChanges:
 def make_product(name: str | None = "Product", **body) -> Product:
     """Create a product through the product service (see `product_changes`)."""
     return Product.objects.get(pk=product_create(changes=product_changes(name, **body)))
+
+
+def _create_many(upsert, model, all_changes: list[RecordChanges]) -> list:
+    """Create records in one bulk write through the entity's service; in the given order."""
+    items = [
+        BulkItem(index=index, key=None, key_value=None, changes=changes)
+        for index, changes in enumerate(all_changes)
+    ]
+    upsert(items=items, lookup_key="id", directives=Directives())
+    for item in items:
+        if item.error is not None:
+            raise item.error
+    records = model.objects.in_bulk([item.record_id for item in items])
+    return [records[item.record_id] for item in items]
+
+
+def make_products(bodies: list[dict]) -> list[Product]:
+    """Create many products in one bulk write through the product service: each body is the
+    keyword arguments of `make_product` (`name` plus API-style fields). Much faster than
+    calling `make_product` in a loop; the records obey the same rules."""
+    return _create_many(
+        product_bulk_upsert,
+        Product,
+        [product_changes(**{"name": "Product", **body}) for body in bodies],
+    )
+
+
+def make_categories(bodies: list[dict]) -> list[Category]:
+    """Create many categories in one bulk write through the category service: each body is
+    the keyword arguments of `make_category` (`name`, `names`, `parent`, `sources`, …)."""
+    return _create_many(
+        category_bulk_upsert,
+        Category,
+        [category_changes(**{"name": "Category", **body}) for body in bodies],
+    )
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,7 @@
 
 from api.resources.categories import CATEGORIES_RESOURCE
 from tests.api.contract import ResourceContract
-from tests.factories import make_category
+from tests.factories import make_categories, make_category
 
 
 class TestCategoryContract(ResourceContract):
@@ -19,4 +19,4 @@ class TestCategoryContract(ResourceContract):
         )
 
     def make_records(self, count):
-        return [make_category(f"Category {number:02d}") for number in range(count)]
+        return make_categories([{"name": f"Category {number:02d}"} for number in range(count)])

@@ -3,7 +3,7 @@
 from api.resources.products import PRODUCTS_RESOURCE
 from catalogue.models import ProductCategory, ProductSearch, SearchWord
 from tests.api.contract import ResourceContract
-from tests.factories import ls, make_product
+from tests.factories import ls, make_product, make_products
 
 
 class TestProductContract(ResourceContract):
@@ -23,7 +23,7 @@ class TestProductContract(ResourceContract):
         )
 
     def make_records(self, count):
-        return [make_product(f"Item {number:02d}") for number in range(count)]
+        return make_products([{"name": f"Item {number:02d}"} for number in range(count)])
 
     def extra_lookups(self, record):
         return [("sku", "BV-100", {}), ("supplierCode", "AC-100", {"supplier": "Acme"})]

@@ -17,7 +17,7 @@ from catalogue.models import (
 )
 from catalogue.services.products import category_add_products
 from tests.assertions import TIMESTAMP, assert_error
-from tests.factories import ls, make_category, make_product
+from tests.factories import ls, make_category, make_product, make_products
 
 LIST_KEYS = {"data", "messages", "start", "end", "page", "pages", "total", "offset", "itemsFound"}
 
@@ -1408,7 +1408,7 @@ def test_sort_by_name_uses_the_requested_language(api, sortable):
 
 @pytest.fixture
 def many(db) -> list[Product]:
-    return [make_product(f"Item {number:02d}") for number in range(25)]
+    return make_products([{"name": f"Item {number:02d}"} for number in range(25)])
 
 
 def test_empty_result(api, many):
@@ -1819,18 +1819,20 @@ def hundred(db) -> list[Product]:
     tools = make_category("Tools", sources=[("erp", "T")])
     drills = make_category("Drills", parent=tools, sources=[("erp", "D")])
     sale = make_category("Sale")
-    products = [
-        make_product(
-            f"Drill {number}",
-            parent={"id": drills.pk if number % 2 else tools.pk},
-            sources=[
-                {"source": "erp", "sourceId": f"P-{number}"},
-                {"source": "pim", "sourceId": f"{number}"},
-            ],
-            attributes=[{"name": "SIZE", "value": str(number)}],
-        )
-        for number in range(100)
-    ]
+    products = make_products(
+        [
+            {
+                "name": f"Drill {number}",
+                "parent": {"id": drills.pk if number % 2 else tools.pk},
+                "sources": [
+                    {"source": "erp", "sourceId": f"P-{number}"},
+                    {"source": "pim", "sourceId": f"{number}"},
+                ],
+                "attributes": [{"name": "SIZE", "value": str(number)}],
+            }
+            for number in range(100)
+        ]
+    )
     category_add_products(category_id=sale.pk, product_ids=[p.pk for p in products[::3]])
     return products
 

