@@ -163,9 +163,11 @@ BAD_BODY_PAGES = [
     ({"page": True}, "page must be a positive integer"),
     ({"page": 1.5}, "page must be a positive integer"),
     ({"page": 0}, "page must be a positive integer"),
+    ({"page": -1}, "page must be a positive integer"),
     ({"page": "x"}, "page must be a positive integer"),
     ({"offset": [10]}, "offset must be a positive integer"),
     ({"offset": -5}, "offset must be a positive integer"),
+    ({"offset": 0}, "offset must be a positive integer"),
     ({"offset": 1001}, "offset must not exceed 1000"),
 ]
 DATE_RANGES = [

@@ -5,7 +5,7 @@ import pytest
 from catalogue.models import Category, Product, ProductCategory
 from catalogue.services.products import category_add_products
 from tests.assertions import assert_error, category_snapshot
-from tests.factories import ls, make_category, make_product
+from tests.factories import ls, make_category, make_product, make_products
 
 LIST_KEYS = {"data", "messages", "start", "end", "page", "pages", "total", "offset", "itemsFound"}
 
@@ -160,7 +160,9 @@ def test_products_of_an_empty_category(api, db):
 
 def test_products_of_a_category_are_paginated(api, db):
     category = make_category("Many")
-    products = [make_product(f"Item {n}", parent={"id": category.pk}) for n in range(25)]
+    products = make_products(
+        [{"name": f"Item {n}", "parent": {"id": category.pk}} for n in range(25)]
+    )
     path = f"/v2/categories/id/{category.pk}/products"
 
     second = api.get(path, params={"page": 2, "offset": 10})
@@ -561,7 +563,7 @@ def test_more_than_100_items_is_413_and_applies_nothing(api, shop, action):
 
 @pytest.mark.parametrize("action", ["add-products-clusters", "remove-products-clusters"])
 def test_exactly_100_items_is_accepted(api, shop, action):
-    products = [make_product(f"Item {n}") for n in range(100)]
+    products = make_products([{"name": f"Item {n}"} for n in range(100)])
     if action == "remove-products-clusters":
         category_add_products(category_id=shop["garden"].pk, product_ids=[p.pk for p in products])
 

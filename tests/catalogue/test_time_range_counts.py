@@ -6,7 +6,7 @@ import pytest
 
 from catalogue.models import HourCountDelta, Product
 from catalogue.selectors.counts import time_range_count
-from tests.factories import make_product
+from tests.factories import make_product, make_products
 
 pytestmark = pytest.mark.django_db
 
@@ -21,7 +21,7 @@ def minute(offset: float) -> datetime:
 
 @pytest.fixture
 def stamped():
-    products = [make_product(f"Stamped {number}") for number in range(len(MINUTES))]
+    products = make_products([{"name": f"Stamped {number}"} for number in range(len(MINUTES))])
     for product, offset in zip(products, MINUTES, strict=True):
         stamp = minute(offset) + timedelta(milliseconds=offset % 7)
         Product.objects.filter(pk=product.pk).update(
