@@ -1,33 +1,55 @@
 """The behaviour every declared resource shares, tested once and run per resource.
 
-`ResourceContract` holds the tests; a resource runs them by subclassing it in a test module
-(`tests/api/test_contract_<resource>.py`) and filling in what the declaration cannot say:
+Three parts, each a class of tests driven by the resource declaration:
 
-    from api.resources.clusters import CLUSTERS_RESOURCE
-    from tests.api.contract import ResourceContract
+- `CoreContract`: create/read/update/delete, every lookup key (found, unknown key, missing
+  companion parameter, no match), unchanged PATCHes, timestamps, ETag / If-Match (412) /
+  If-None-Match (304), list and search paging, sorting by id and dates, half-open date ranges,
+  the NDJSON export, and the scope matrix (no token 401 10001, a read-only token on writes and
+  other entities' tokens 403 10003);
+- `TranslationContract`: `DELETE …/translation/<language>`;
+- `BulkContract`: bulk create / update / unchanged / per-item errors (10016, 10017), dryRun,
+  bulk delete, unknown bulk keys, the item limit (413).
 
+`ResourceContract` is all three. A resource runs them with a few lines in
+`tests/api/test_contract_<resource>.py` (see test_contract_products.py, …_categories.py):
 
     class TestClusterContract(ResourceContract):
-        resource = CLUSTERS_RESOURCE           # path, lookup keys, bulk keys, scope, messages
-        sub_list = "/products"                 # a GET list below one record ("" if none)
-        update = ("priority", 9)               # a plain field a PATCH may set
+        resource = CLUSTERS_RESOURCE   # path, lookup and bulk keys, scope, messages, limits
+        sub_list = "/products"         # a GET list below one record ("" when there is none)
+        sub_list_in_scope = False      # …/products needs product.read too: not in the matrix
+        write_also_needs = ["product.write"]          # a cluster bulk writes products too
+        bulk_result_extra = frozenset({"products", "options"})  # nested bulk results
+        other_scopes = [["product.read"], ["category.write"]]   # default: other entities'
 
         def make_record(self):
-            # One record with an EN default name, a DE translation, and a value for every
-            # lookup key: source pairs erp/K-1 and pim/K-2 (plus the resource's own keys).
-            return make_cluster("Cluster", names={"DE": "Gruppe"}, sources=[...])
+            # One record: an EN default name, a DE translation, the source pairs erp/K-1 and
+            # pim/K-2 when the resource has sources, and a value for every other lookup key.
+            return make_cluster("Drills", config=self.config, names={"DE": "Bohrer"},
+                                sources=[("erp", "K-1"), ("pim", "K-2")], code="C-1")
 
-        def make_records(self, count):
-            # `count` plain records, in id order.
-            return [make_cluster(f"Item {n:02d}") for n in range(count)]
+        def make_records(self, count):  # `count` plain records, in id order
+            return [make_cluster(f"Cluster {n:02d}", config=self.config) for n in range(count)]
 
-Optional overrides: `extra_lookups(record)` for lookup keys other than id and sourceId (every
-key the declaration lists must be covered: a test checks it), `missing_lookups()` for their
-404 messages, `create_body(name)` when a create needs more than `names`, `snapshot()` when a
-write touches more tables than the record's own and its source pairs, `other_scopes` for
-scopes of other entities. Paths, status codes, error codes and messages come from the
-declaration (`resource.name`, `resource.lookup`, `resource.bulk_keys`, `resource.scope`,
-`resource.bulk_limit`), so nothing else needs to be written per resource.
+        def create_body(self, name):  # a valid create body (default: just `names`)
+            return {"names": ls(EN=name), "clusterConfigId": self.config.pk}
+
+        def extra_lookups(self, record):  # lookup keys beyond id and sourceId
+            return [("code", "C-1", {})]
+
+        def missing_lookups(self):  # (key, value, params, "<Title> with …") naming nothing
+            return [("code", "NOPE", {}, "Cluster with code [NOPE]")]
+
+Data the factories need (a cluster config above) must exist before a test takes its "nothing
+changed" snapshot: create it in an autouse fixture of the subclass, not lazily. A resource
+without translations or bulk writes (cluster configs: no language, no sources) subclasses
+`CoreContract` alone; routes it does not offer (`resource.actions`) and lookup keys it does
+not declare are left out of the loops. Further hooks: `update_body(number)` (default
+`{"priority": 9 + number}`), `snapshot()` when writes touch more tables than the record's own
+and its source pairs, `other_scopes`. Paths, status codes, error codes and messages come from
+the declaration (`resource.name`, `.lookup`, `.bulk_keys`, `.bulk_limit`, `.scope`,
+`.filterset.sort_fields`, `.actions`), so nothing else is written per resource; a test
+(`test_every_declared_lookup_key_is_covered`) fails when a new lookup key is not exercised.
 """
 
 import itertools
@@ -93,8 +115,9 @@ def bulk_completed(created=0, updated=0, skipped=0, failed=0, deleted=0) -> str:
     return "Completed: " + ", ".join([*parts, f"{skipped} skipped", f"{failed} failed"])
 
 
-def bulk_results(response, *messages: str) -> list[dict]:
-    """Assert the bulk envelope and return its per-item results (checked to be in order)."""
+def bulk_results(response, *messages: str, extra: frozenset = frozenset()) -> list[dict]:
+    """Assert the bulk envelope and return its per-item results (checked to be in order);
+    `extra` names result keys a resource may add (nested results): they are left out."""
     assert response.status_code == 200, response.content
     assert response["Content-Type"] == "application/json"
     body = response.json()
@@ -104,8 +127,9 @@ def bulk_results(response, *messages: str) -> list[dict]:
     data = body["data"]
     assert [result["index"] for result in data] == list(range(len(data)))
     for result in data:
-        assert set(result) == BULK_RESULT_KEYS | ({"errors"} if not result["success"] else set())
-    return data
+        errors = {"errors"} if not result["success"] else set()
+        assert set(result) - extra == BULK_RESULT_KEYS | errors, result
+    return [{key: value for key, value in result.items() if key not in extra} for result in data]
 
 
 def bulk_ok(index: int, action: str, record_id, key, lookup_key: str) -> dict:
@@ -188,12 +212,16 @@ DATE_STAMPS = [
 ]
 
 
-class ResourceContract:
-    """The shared tests; see the module docstring for how a resource runs them."""
+class CoreContract:
+    """CRUD, lookups, ETags, scopes, lists and export: what every declared resource offers."""
 
     resource = None  # an api.resources.base.Resource instance
     sub_list = ""  # a GET list below one record: "/categories", "/children"
-    update = ("priority", 9)
+    # Whether the sub-list needs only this resource's read scope (else it stays out of the
+    # scope matrix, which another entity's tests then cover).
+    sub_list_in_scope = True
+    # Scopes of other entities a writer of this one also needs (nested writes of a bulk).
+    write_also_needs: list[str] = []
     other_scopes: list[list[str]] = []
 
     # What the declaration cannot say ----------------------------------------------------------
@@ -205,6 +233,10 @@ class ResourceContract:
 
     def create_body(self, name: str) -> dict:
         return {"names": ls(EN=name)}
+
+    def update_body(self, number: int = 0) -> dict:
+        """A PATCH body that changes the record; each `number` gives other values."""
+        return {"priority": 9 + number}
 
     def extra_lookups(self, record) -> list[tuple[str, str, dict]]:
         """(key, value, query parameters) of lookup keys other than id and sourceId."""
@@ -235,17 +267,23 @@ class ResourceContract:
         return self.resource.spec.noun
 
     def lookups(self, record) -> list[tuple[str, str, dict]]:
+        pairs = [("sourceId", "K-1", {"source": "erp"}), ("sourceId", "K-2", {"source": "pim"})]
         return [
             ("id", str(record.pk), {}),
-            ("sourceId", "K-1", {"source": "erp"}),
-            ("sourceId", "K-2", {"source": "pim"}),
+            *(pairs if self.has_source_key else []),
             *self.extra_lookups(record),
         ]
 
+    @property
+    def has_source_key(self) -> bool:
+        return "sourceId" in self.resource.lookup.keys
+
+    def offers(self, action: str) -> bool:
+        return action in self.resource.actions
+
     def all_missing(self) -> list[tuple[str, str, dict, str]]:
         title = self.title
-        return [
-            *((f"id/{value}", {}, f"{title} with id [{value}] not found") for value in MISSING_IDS),
+        pairs = [
             (
                 "sourceId/K-9",
                 {"source": "erp"},
@@ -256,6 +294,10 @@ class ResourceContract:
                 {"source": "pim"},
                 f"{title} with sourceId [K-1] and source [pim] not found",
             ),
+        ]
+        return [
+            *((f"id/{value}", {}, f"{title} with id [{value}] not found") for value in MISSING_IDS),
+            *(pairs if self.has_source_key else []),
             *(
                 (f"{key}/{value}", params, f"{description} not found")
                 for key, value, params, description in self.missing_lookups()
@@ -267,8 +309,7 @@ class ResourceContract:
         return f"{self.base}/{key}/{value}{suffix.format(sub_list=self.sub_list)}"
 
     def patch_body(self) -> dict:
-        field, value = self.update
-        return {field: value}
+        return self.update_body()
 
     def stored(self, record):
         return self.resource.model.objects.get(pk=record.pk)
@@ -279,31 +320,45 @@ class ResourceContract:
         return response.json()["data"]
 
     def routes(self):
-        return [(m, s) for m, s in RECORD_ROUTES if "{sub_list}" not in s or self.sub_list]
+        """(method, suffix) of every route naming one record that this resource offers."""
+        return [
+            (method, suffix)
+            for method, suffix in RECORD_ROUTES
+            if ("{sub_list}" not in suffix or self.sub_list)
+            and ("translation" not in suffix or self.offers("remove_translation"))
+        ]
 
     def body_for(self, method: str):
         return self.patch_body() if method == "PATCH" else None
 
     def endpoints(self, record) -> list[tuple[str, str, object, str, int]]:
         """(method, path, body, read or write, status when allowed) of every standard route."""
-        result = [
-            ("GET", self.base, None, "read", 200),
-            ("POST", f"{self.base}/search", {}, "read", 200),
-            ("GET", f"{self.base}/export", None, "read", 200),
-            ("GET", self.url(record), None, "read", 200),
-            ("GET", f"{self.base}/sourceId/K-1?source=erp", None, "read", 200),
-            ("POST", self.base, self.create_body("New"), "write", 201),
-            ("PATCH", self.url(record), self.patch_body(), "write", 200),
-            ("DELETE", self.url(record, "/translation/DE"), None, "write", 200),
-            ("DELETE", self.url(record), None, "write", 200),
+        offered = [
+            ("list", "GET", self.base, None, "read", 200),
+            ("search", "POST", f"{self.base}/search", {}, "read", 200),
+            ("export", "GET", f"{self.base}/export", None, "read", 200),
+            ("retrieve", "GET", self.url(record), None, "read", 200),
+            ("create", "POST", self.base, self.create_body("New"), "write", 201),
+            ("partial_update", "PATCH", self.url(record), self.patch_body(), "write", 200),
             (
+                "remove_translation",
+                "DELETE",
+                self.url(record, "/translation/DE"),
+                None,
+                "write",
+                200,
+            ),
+            ("destroy", "DELETE", self.url(record), None, "write", 200),
+            (
+                "bulk_upsert",
                 "POST",
-                f"{self.base}/bulk/sourceId",
-                {self.resource.name: [self.bulk_item({"source": "erp", "sourceId": "NEW"})]},
+                f"{self.base}/bulk/id",
+                {self.resource.name: [self.bulk_item({"id": 0})]},
                 "write",
                 200,
             ),
             (
+                "bulk_delete",
                 "POST",
                 f"{self.base}/bulk/id/delete",
                 {self.resource.name: [{"id": record.pk}]},
@@ -311,8 +366,11 @@ class ResourceContract:
                 200,
             ),
         ]
-        if self.sub_list:
-            result.insert(5, ("GET", self.url(record, self.sub_list), None, "read", 200))
+        result = [endpoint for action, *endpoint in offered if self.offers(action)]
+        if self.has_source_key:
+            result.insert(4, ("GET", f"{self.base}/sourceId/K-1?source=erp", None, "read", 200))
+        if self.sub_list and self.sub_list_in_scope:
+            result.insert(4, ("GET", self.url(record, self.sub_list), None, "read", 200))
         return result
 
     def bulk_item(self, key_fields: dict, name: str = "Bulk") -> dict:
@@ -348,8 +406,10 @@ class ResourceContract:
         data = body["data"]
         stored = self.resource.model.objects.get()
         assert data["id"] == stored.pk
-        assert data["names"] == ls(EN="Brass valve")
-        assert data["slugs"] == ls(EN="brass-valve")
+        sent = self.create_body("Brass valve")
+        assert {key: data[key] for key in sent} == sent
+        if "slug" in self.resource.localized:
+            assert data["slugs"] == ls(EN="brass-valve")
         assert TIMESTAMP.match(data["createdAt"]) and TIMESTAMP.match(data["lastModifiedAt"])
         assert stored.created_at.microsecond % 1000 == 0
         assert stored.last_modified_at.microsecond % 1000 == 0
@@ -376,15 +436,15 @@ class ResourceContract:
             assert response["ETag"] == f'"{record.pk}-{stamp}"'
 
     def test_patch_by_every_lookup_key(self, api, record):
-        field, value = self.update
         for number, (key, lookup_value, params) in enumerate(self.lookups(record)):
-            body = {field: value + number}
+            body = self.update_body(number)
             response = api.patch(self.url(record, key=key, value=lookup_value), body, params=params)
 
             assert response.status_code == 200, (key, response.content)
             assert response.json()["messages"] == [f"{self.title} updated"]
-            assert response.json()["data"][field] == value + number
-            assert getattr(self.stored(record), field) == value + number
+            data = response.json()["data"]
+            assert {field: data[field] for field in body} == body
+            assert self.fetch(api, record) == data
 
     def test_delete_by_every_lookup_key(self, api, db):
         not_found = self.resource.lookup.not_found
@@ -410,15 +470,11 @@ class ResourceContract:
                 [f"{self.title} with id [{record.pk}] not found"],
             )
 
-    def test_sub_list_and_translation_by_every_lookup_key(self, api, record):
+    def test_sub_list_by_every_lookup_key(self, api, record):
         for key, value, params in self.lookups(record):
-            if self.sub_list:
-                listed = api.get(self.url(record, self.sub_list, key, value), params=params)
-                assert listed.status_code == 200, (key, listed.content)
-            self.resource.model.objects.filter(pk=record.pk).update(name_de="Wieder")
-            translation = api.delete(self.url(record, "/translation/DE", key, value), params=params)
-            assert translation.status_code == 200, (key, translation.content)
-            assert self.stored(record).name_de == ""
+            listed = api.get(self.url(record, self.sub_list, key, value), params=params)
+            assert listed.status_code == 200, (key, listed.content)
+            assert set(listed.json()) == (LIST_KEYS if self.sub_list else SINGLE_KEYS)
 
     def test_companion_parameter_is_required(self, api, record):
         before = self.snapshot()
@@ -472,7 +528,9 @@ class ResourceContract:
     def test_unchanged_patch_keeps_last_modified_at_and_etag(self, api, record):
         before = api.get(self.url(record))
         snapshot = self.snapshot()
-        for body in ({}, before.json()["data"], {"names": before.json()["data"]["names"]}):
+        data = before.json()["data"]
+        bodies = [{}, data, *([{"names": data["names"]}] if "names" in data else [])]
+        for body in bodies:
             response = api.patch(self.url(record), body)
 
             assert response.status_code == 200, response.content
@@ -486,13 +544,12 @@ class ResourceContract:
             last_modified_at=datetime(2025, 6, 2, tzinfo=UTC),
         )
         before = self.fetch(api, record)
-        field, value = self.update
 
         data = api.patch(self.url(record), self.patch_body()).json()["data"]
 
         assert data["createdAt"] == "2025-06-01T12:00:00.005Z"
         assert at(data["lastModifiedAt"]) > datetime(2025, 6, 2, tzinfo=UTC)
-        assert data == {**before, field: value, "lastModifiedAt": data["lastModifiedAt"]}
+        assert data == {**before, **self.patch_body(), "lastModifiedAt": data["lastModifiedAt"]}
 
     def test_timestamps_have_milliseconds_and_z(self, api, record):
         self.resource.model.objects.filter(pk=record.pk).update(
@@ -528,10 +585,7 @@ class ResourceContract:
         assert stale.status_code == 200
         assert stale.json()["data"]["id"] == record.pk
 
-    @pytest.mark.parametrize(
-        ("method", "suffix"), [("PATCH", ""), ("DELETE", ""), ("DELETE", "/translation/DE")]
-    )
-    def test_if_match_mismatch_is_412_and_changes_nothing(self, api, record, method, suffix):
+    def assert_stale_if_match_is_412(self, api, record, method: str, suffix: str = "") -> None:
         etag = api.get(self.url(record))["ETag"]
         before = self.snapshot()
 
@@ -552,105 +606,36 @@ class ResourceContract:
         )
         assert self.snapshot() == before
 
+    @pytest.mark.parametrize("method", ["PATCH", "DELETE"])
+    def test_if_match_mismatch_is_412_and_changes_nothing(self, api, record, method):
+        self.assert_stale_if_match_is_412(api, record, method)
+
     @pytest.mark.parametrize("header", ["{etag}", "*", '"0-0", {etag}'])
-    def test_if_match_match_allows_patch_translation_and_delete(self, api, record, header):
+    def test_if_match_match_allows_patch_and_delete(self, api, record, header):
         etag = api.get(self.url(record))["ETag"]
-        field, value = self.update
 
         patched = api.patch(
             self.url(record), self.patch_body(), headers={"If-Match": header.format(etag=etag)}
         )
         assert patched.status_code == 200, patched.content
-        assert patched.json()["data"][field] == value
+        assert {key: patched.json()["data"][key] for key in self.patch_body()} == self.patch_body()
         assert patched["ETag"] != etag
-        removed = api.delete(
-            self.url(record, "/translation/DE"),
-            headers={"If-Match": header.format(etag=patched["ETag"])},
+        deleted = api.delete(
+            self.url(record), headers={"If-Match": header.format(etag=patched["ETag"])}
         )
-        assert removed.status_code == 200, removed.content
-        etag = api.get(self.url(record))["ETag"]
-        deleted = api.delete(self.url(record), headers={"If-Match": header.format(etag=etag)})
 
         assert deleted.status_code == 200, deleted.content
         assert not self.resource.model.objects.filter(pk=record.pk).exists()
 
     def test_if_match_becomes_stale_after_a_write(self, api, record):
-        field, value = self.update
         etag = api.get(self.url(record))["ETag"]
-        assert api.patch(self.url(record), {field: value}).status_code == 200
+        assert api.patch(self.url(record), self.update_body(0)).status_code == 200
+        written = self.fetch(api, record)
 
-        response = api.patch(self.url(record), {field: value + 1}, headers={"If-Match": etag})
+        response = api.patch(self.url(record), self.update_body(1), headers={"If-Match": etag})
 
         assert response.status_code == 412
-        assert getattr(self.stored(record), field) == value
-
-    # Translation removal ----------------------------------------------------------------------
-    @pytest.mark.parametrize("language", ["DE", "de"])
-    def test_remove_a_translation(self, api, record, language):
-        self.resource.model.objects.filter(pk=record.pk).update(
-            last_modified_at=datetime(2026, 1, 1, tzinfo=UTC)
-        )
-        before = self.fetch(api, record)
-        assert "DE" in {entry["language"] for entry in before["names"]}
-
-        response = api.delete(self.url(record, f"/translation/{language}"))
-
-        assert response.status_code == 200, response.content
-        assert response.json() == {"data": {}, "messages": ["Translation deleted"]}
-        after = self.fetch(api, record)
-        localized = {
-            key
-            for key, value in before.items()
-            if isinstance(value, list)
-            and any(
-                isinstance(entry, dict) and set(entry) == {"language", "value"} for entry in value
-            )
-        }
-        for key in localized:
-            assert after[key] == [entry for entry in before[key] if entry["language"] != "DE"]
-        assert at(after["lastModifiedAt"]) > datetime(2026, 1, 1, tzinfo=UTC)
-        unchanged = {*localized, "lastModifiedAt"}
-        assert {k: v for k, v in after.items() if k not in unchanged} == {
-            k: v for k, v in before.items() if k not in unchanged
-        }
-
-    def test_remove_the_default_language_is_400(self, api, record):
-        before = self.snapshot()
-
-        response = api.delete(self.url(record, "/translation/EN"))
-
-        assert_error(
-            response,
-            400,
-            10017,
-            "PayloadValidationError",
-            [f"Cannot delete the default language EN of this {self.noun}"],
-        )
-        assert self.snapshot() == before
-
-    def test_remove_an_absent_translation_is_404(self, api, record):
-        before = self.snapshot()
-
-        response = api.delete(self.url(record, "/translation/FR"))
-
-        assert_error(
-            response,
-            404,
-            10018,
-            "TranslationNotFound",
-            [f"{self.title} with id [{record.pk}] has no translation in language [FR]"],
-        )
-        assert self.snapshot() == before
-
-    def test_remove_an_unknown_language_is_400(self, api, record):
-        before = self.snapshot()
-
-        response = api.delete(self.url(record, "/translation/XX"))
-
-        assert_error(
-            response, 400, 10007, "SchemaValidationException", ['language: unknown language "XX"']
-        )
-        assert self.snapshot() == before
+        assert self.fetch(api, record) == written
 
     # Lists, searches, paging, sorting, date ranges ------------------------------------------
     def test_pages_of_lists_and_searches(self, api, db):
@@ -878,13 +863,111 @@ class ResourceContract:
         assert self.snapshot() == before
 
     def test_write_scope_implies_read(self, api_client_factory, record):
-        caller = api_client_factory([f"{self.resource.scope}.write"])
+        caller = api_client_factory([f"{self.resource.scope}.write", *self.write_also_needs])
         for method, path, body, _kind, status in self.endpoints(record):
             response = send(caller, method, path, body)
 
             assert response.status_code == status, (path, getattr(response, "content", b""))
 
-    # Bulk ------------------------------------------------------------------------------------
+
+class TranslationContract(CoreContract):
+    """Removing one language of a localized record (`…/translation/<language>`)."""
+
+    def test_remove_a_translation_by_every_lookup_key(self, api, record):
+        for key, value, params in self.lookups(record):
+            self.resource.model.objects.filter(pk=record.pk).update(name_de="Wieder")
+
+            response = api.delete(self.url(record, "/translation/DE", key, value), params=params)
+
+            assert response.status_code == 200, (key, response.content)
+            assert self.stored(record).name_de == ""
+
+    def test_remove_a_translation_honours_if_match(self, api, record):
+        self.assert_stale_if_match_is_412(api, record, "DELETE", "/translation/DE")
+        etag = api.get(self.url(record))["ETag"]
+
+        response = api.delete(self.url(record, "/translation/DE"), headers={"If-Match": etag})
+
+        assert response.status_code == 200, response.content
+        assert self.stored(record).name_de == ""
+
+    @pytest.mark.parametrize("language", ["DE", "de"])
+    def test_remove_a_translation(self, api, record, language):
+        self.resource.model.objects.filter(pk=record.pk).update(
+            last_modified_at=datetime(2026, 1, 1, tzinfo=UTC)
+        )
+        before = self.fetch(api, record)
+        assert "DE" in {entry["language"] for entry in before["names"]}
+
+        response = api.delete(self.url(record, f"/translation/{language}"))
+
+        assert response.status_code == 200, response.content
+        assert response.json() == {"data": {}, "messages": ["Translation deleted"]}
+        after = self.fetch(api, record)
+        localized = {
+            key
+            for key, value in before.items()
+            if isinstance(value, list)
+            and any(
+                isinstance(entry, dict) and set(entry) == {"language", "value"} for entry in value
+            )
+        }
+        for key in localized:
+            assert after[key] == [entry for entry in before[key] if entry["language"] != "DE"]
+        assert at(after["lastModifiedAt"]) > datetime(2026, 1, 1, tzinfo=UTC)
+        unchanged = {*localized, "lastModifiedAt"}
+        assert {k: v for k, v in after.items() if k not in unchanged} == {
+            k: v for k, v in before.items() if k not in unchanged
+        }
+
+    def test_remove_the_default_language_is_400(self, api, record):
+        before = self.snapshot()
+
+        response = api.delete(self.url(record, "/translation/EN"))
+
+        assert_error(
+            response,
+            400,
+            10017,
+            "PayloadValidationError",
+            [f"Cannot delete the default language EN of this {self.noun}"],
+        )
+        assert self.snapshot() == before
+
+    def test_remove_an_absent_translation_is_404(self, api, record):
+        before = self.snapshot()
+
+        response = api.delete(self.url(record, "/translation/FR"))
+
+        assert_error(
+            response,
+            404,
+            10018,
+            "TranslationNotFound",
+            [f"{self.title} with id [{record.pk}] has no translation in language [FR]"],
+        )
+        assert self.snapshot() == before
+
+    def test_remove_an_unknown_language_is_400(self, api, record):
+        before = self.snapshot()
+
+        response = api.delete(self.url(record, "/translation/XX"))
+
+        assert_error(
+            response, 400, 10007, "SchemaValidationException", ['language: unknown language "XX"']
+        )
+        assert self.snapshot() == before
+
+
+class BulkContract(CoreContract):
+    """Bulk upserts and deletes (`…/bulk/<key>`, `…/bulk/<key>/delete`); items keyed by
+    `sourceId` (source erp) unless a test names another of the declared bulk keys."""
+
+    bulk_result_extra: frozenset = frozenset()  # keys of nested results an item result adds
+
+    def results(self, response, *messages: str) -> list[dict]:
+        return bulk_results(response, *messages, extra=self.bulk_result_extra)
+
     def key_fields(self, key: str, value: str) -> dict:
         """An item's fields for bulk key `key`: {"id": 0} or every field of the key = value."""
         if key == "id":
@@ -896,7 +979,7 @@ class ResourceContract:
             self.bulk_item({"source": "erp", "sourceId": "B-1"}, "First"),
             self.bulk_item({"source": "erp", "sourceId": "B-2"}, "Second"),
         ]
-        created = bulk_results(self.bulk(api, "sourceId", first), bulk_completed(created=2))
+        created = self.results(self.bulk(api, "sourceId", first), bulk_completed(created=2))
         ids = [result["id"] for result in created]
         assert created == [
             bulk_ok(0, "create", ids[0], "B-1", "sourceId"),
@@ -911,7 +994,7 @@ class ResourceContract:
             self.bulk_item({"source": "erp", "sourceId": "B-3"}, "Third")
             | {"names": ls(XX="Third")},
         ]
-        data = bulk_results(self.bulk(api, "sourceId", second), bulk_completed(updated=2, failed=1))
+        data = self.results(self.bulk(api, "sourceId", second), bulk_completed(updated=2, failed=1))
 
         assert data == [
             bulk_ok(0, "update", ids[0], "B-1", "sourceId"),
@@ -944,7 +1027,7 @@ class ResourceContract:
                 cases += [({fields[0]: "x"}, None), ({fields[1]: f"HALF-{key}"}, f"HALF-{key}")]
             for partial, echoed in cases:
                 self.resource.model.objects.all().delete()
-                data = bulk_results(
+                data = self.results(
                     self.bulk(api, key, [self.bulk_item(partial, "Bad"), good]),
                     bulk_completed(created=1, failed=1),
                 )
@@ -961,7 +1044,7 @@ class ResourceContract:
             fields = {"id": 5} if key == "id" else self.key_fields(key, f"D-{key}")
             echoed = 5 if key == "id" else f"D-{key}"
 
-            data = bulk_results(
+            data = self.results(
                 self.bulk(
                     api, key, [self.bulk_item(fields, "First"), self.bulk_item(fields, "Second")]
                 ),
@@ -990,7 +1073,7 @@ class ResourceContract:
         ]
         before = self.snapshot()
 
-        dry = bulk_results(
+        dry = self.results(
             self.bulk(api, "sourceId", items, params={"dryRun": "true"}),
             bulk_completed(created=1, updated=1, failed=1),
             "Dry run: nothing was written",
@@ -998,7 +1081,7 @@ class ResourceContract:
 
         assert self.snapshot() == before
         assert [r["id"] for r in dry] == [record.pk, None, None]
-        real = bulk_results(
+        real = self.results(
             self.bulk(api, "sourceId", items), bulk_completed(created=1, updated=1, failed=1)
         )
         assert [(r["action"], r["success"], r.get("errors")) for r in dry] == [
@@ -1024,15 +1107,15 @@ class ResourceContract:
         dry = self.bulk(api, "id", items, params={"dryRun": "true"}, delete=True)
 
         assert (
-            bulk_results(dry, bulk_completed(deleted=1, failed=1), "Dry run: nothing was written")
+            self.results(dry, bulk_completed(deleted=1, failed=1), "Dry run: nothing was written")
             == expected
         )
         assert self.snapshot() == before
         real = self.bulk(api, "id", items, delete=True)
-        assert bulk_results(real, bulk_completed(deleted=1, failed=1)) == expected
+        assert self.results(real, bulk_completed(deleted=1, failed=1)) == expected
         assert not self.resource.model.objects.filter(pk=record.pk).exists()
         by_pair = self.bulk(api, "sourceId", [{"source": "erp", "sourceId": "K-1"}], delete=True)
-        assert bulk_results(by_pair, bulk_completed(failed=1)) == [
+        assert self.results(by_pair, bulk_completed(failed=1)) == [
             bulk_failed(
                 0,
                 "K-1",
@@ -1085,9 +1168,13 @@ class ResourceContract:
         assert table_counts() == before
 
     def test_bulk_of_nothing_and_a_trailing_slash(self, api, db):
-        assert bulk_results(self.bulk(api, "sourceId", []), bulk_completed()) == []
+        assert self.results(self.bulk(api, "sourceId", []), bulk_completed()) == []
         response = api.post(
             f"{self.base}/bulk/sourceId/",
             {self.resource.name: [self.bulk_item({"source": "erp", "sourceId": "S"})]},
         )
-        assert bulk_results(response, bulk_completed(created=1))[0]["action"] == "create"
+        assert self.results(response, bulk_completed(created=1))[0]["action"] == "create"
+
+
+class ResourceContract(TranslationContract, BulkContract):
+    """Everything: a localized resource with source pairs, translations and bulk writes."""
