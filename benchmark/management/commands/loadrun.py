@@ -155,6 +155,9 @@ class Command(BaseCommand):
                     }
                     for number in range(options["clients"])
                 ]
+                # Unmeasured: every server thread opens its connection and plans each shape.
+                warmup = {**options, "seconds": 5}
+                self._run(server.port, token, plans, victim.client_id, 0, warmup)
                 for label, attackers in (
                     ("alone", 0),
                     ("beside token loops", options["attackers"]),
