@@ -8,13 +8,8 @@ from msgspec import UNSET, Struct, UnsetType
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
-from api.bulk import (
-    BulkKey,
-    build_items,
-    item_results,
-    read_bulk_request,
-    results_response,
-)
+from api.bulk import BulkKey, build_items, read_bulk_request, results_response
+from api.cluster_bulk import nested_clusters, nested_results
 from api.envelope import done, paged, parse_page, single
 from api.exceptions import ApiError
 from api.moves import move_results, resolve
@@ -756,102 +751,20 @@ class ClusterViewSet(RecordViewSet):
             limit=resource.bulk_limit,
             field_names=resource.directive_fields,
         )
-        product_key = services.NESTED_PRODUCT_KEY[key]
-        option_key = services.NESTED_OPTION_KEY[key]
-        nested_clusters = []
-        raw_clusters = []
-        nested_raw = []
-        for raw in bulk.raw_items:
-            products, options, problem = _split_nested(raw, ("products", "options"))
-            raw_clusters.append(raw if problem else _without(raw, ("products", "options")))
-            nested_raw.append((products, options, problem))
-        clusters = build_items(
-            raw_clusters,
-            lookup_key=key,
-            key=bulk_key,
-            struct=resource.write_struct,
-            to_changes=resource.changes,
-        )
-        for item, (products, options, problem) in zip(clusters, nested_raw, strict=True):
-            if problem and item.error is None:
-                item.fail(CatalogueError(Code.SCHEMA_VALIDATION, problem))
-            option_products = {}
-            option_items_raw = []
-            for index, raw_option in enumerate(options):
-                option_nested, _, option_problem = _split_nested(raw_option, ("products",))
-                option_items_raw.append(
-                    raw_option if option_problem else _without(raw_option, ("products",))
-                )
-                option_products[index] = build_items(
-                    option_nested,
-                    lookup_key=product_key,
-                    key=BulkKey(PRODUCTS_RESOURCE.bulk_keys[product_key]),
-                    struct=PRODUCTS_RESOURCE.write_struct,
-                    to_changes=PRODUCTS_RESOURCE.changes,
-                )
-            option_items = build_items(
-                option_items_raw,
-                lookup_key=option_key,
-                key=BulkKey(OPTIONS_RESOURCE.bulk_keys[option_key]),
-                struct=OPTIONS_RESOURCE.write_struct,
-                to_changes=OPTIONS_RESOURCE.changes,
-            )
-            product_items = build_items(
-                products,
-                lookup_key=product_key,
-                key=BulkKey(PRODUCTS_RESOURCE.bulk_keys[product_key]),
-                struct=PRODUCTS_RESOURCE.write_struct,
-                to_changes=PRODUCTS_RESOURCE.changes,
-            )
-            nested_clusters.append(
-                services.NestedCluster(item, product_items, option_items, option_products)
-            )
+        nested = nested_clusters(bulk.raw_items, key, bulk_key)
         with transaction.atomic():
             services.cluster_bulk_upsert(
-                clusters=nested_clusters,
+                clusters=nested,
                 lookup_key=key,
                 directives=bulk.directives,
                 dry_run=bulk.dry_run,
                 atomic=bulk.atomic,
             )
-        results = []
-        for nested, result in zip(
-            nested_clusters,
-            item_results([n.item for n in nested_clusters], key, bulk.dry_run),
-            strict=True,
-        ):
-            result["products"] = item_results(nested.products, product_key, bulk.dry_run)
-            result["options"] = item_results(nested.options, option_key, bulk.dry_run)
-            for index, option_result in enumerate(result["options"]):
-                option_result["products"] = item_results(
-                    nested.option_products.get(index, []), product_key, bulk.dry_run
-                )
-            results.append(result)
+        results = nested_results(nested, key, bulk.dry_run)
         messages = [summary(results)]
         if bulk.dry_run:
             messages.append("Dry run: nothing was written")
         return Response({"data": results, "messages": messages})
-
-
-def _split_nested(raw, names: tuple[str, ...]) -> tuple[list, list, str | None]:
-    """The nested arrays of a raw item (`names[0]`, `names[1]`), or why they are malformed."""
-    if not isinstance(raw, dict):
-        return [], [], None
-    found = []
-    for name in names:
-        value = raw.get(name, [])
-        if value is None:
-            value = []
-        if not isinstance(value, list):
-            return [], [], f"{name}: must be an array"
-        found.append(value)
-    while len(found) < 2:
-        found.append([])
-    return found[0], found[1], None
-
-
-def _without(raw: dict, names: tuple[str, ...]) -> dict:
-    return {k: v for k, v in raw.items() if k not in names}
 
 
 # Cluster options ---------------------------------------------------------------------------
