@@ -613,8 +613,9 @@ class ClusterViewSet(RecordViewSet):
             errors=[*CLUSTER_ERRORS, Code.SCHEMA_VALIDATION, Code.PAGINATION],
         ),
     )
-    @action(detail=True, methods=["get"])
-    def options(self, request, key, value):
+    # Named apart from `options`, which is the view's handler of the OPTIONS method.
+    @action(detail=True, methods=["get"], url_path="options")
+    def option_list(self, request, key, value):
         params = request.query_params
         language = response_language(params.get("language"))
         expands = parse_expands(params.get("expands"), OPTIONS_RESOURCE.expands)
@@ -645,7 +646,7 @@ class ClusterViewSet(RecordViewSet):
             ],
         ),
     )
-    @options.mapping.post
+    @option_list.mapping.post
     def create_option(self, request, key, value):
         from api.etags import record_etag
 
