@@ -555,7 +555,12 @@ def write_options(items: list[BulkItem]) -> None:
             if item.extra["products_changed"]
         }
     )
-    touched = {item.extra["row"]["cluster_id"] for item in creates}
+    # A new option, or one moved in the order, changes its cluster's option list.
+    touched = {item.extra["row"]["cluster_id"] for item in creates} | {
+        item.extra["row"]["cluster_id"]
+        for item in updates
+        if item.extra["row"]["sort_order"] != (item.extra.get("current") or {}).get("sort_order")
+    }
     if touched:
         Cluster.objects.filter(pk__in=sorted(touched)).update(last_modified_at=now_ms())
 
