@@ -12,8 +12,8 @@ from tests.factories import ls, make_cluster, make_cluster_config, make_option, 
 URL = "/v2/clusteroptions"
 
 
-@pytest.fixture
-def world(db):
+@pytest.fixture(scope="module")
+def built(module_db):
     config = make_cluster_config("Laptops")
     laptop = make_cluster("Laptop", config=config, code="LT-1", sources=[("erp", "C-1")])
     care = make_product("Care pack", sku="W-1", sources=[{"source": "erp", "sourceId": "W-1"}])
@@ -35,6 +35,17 @@ def world(db):
         "warranty": warranty,
         "extras": extras,
     }
+
+
+@pytest.fixture
+def world(db, built):
+    return built
+
+
+@pytest.fixture
+def api(db, module_api):
+    """The module's caller (logged in once; see module_db)."""
+    return module_api
 
 
 def options_url(cluster) -> str:

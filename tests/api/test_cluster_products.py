@@ -12,8 +12,8 @@ from tests.factories import ls, make_category, make_cluster, make_cluster_config
 URL = "/v2/clusters"
 
 
-@pytest.fixture
-def world(db):
+@pytest.fixture(scope="module")
+def built(module_db):
     config = make_cluster_config("Shirts", [("SIZE", "radio")])
     tools = make_category("Tools")
     sale = make_category("Sale")
@@ -41,6 +41,17 @@ def world(db):
         "loose": loose,
         "foreign": foreign,
     }
+
+
+@pytest.fixture
+def world(db, built):
+    return built
+
+
+@pytest.fixture
+def api(db, module_api):
+    """The module's caller (logged in once; see module_db)."""
+    return module_api
 
 
 def products_url(cluster) -> str:

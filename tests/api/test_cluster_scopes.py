@@ -8,6 +8,7 @@ from catalogue.services.clusters import CLUSTER_WRITES, category_add_clusters
 from tests.assertions import assert_error, cluster_snapshot
 from tests.factories import (
     ls,
+    make_api_caller,
     make_category,
     make_cluster,
     make_cluster_config,
@@ -119,8 +120,8 @@ def _ids(operation) -> str:
     return f"{method} {path}" + (" +products" if body and "products" in body else "")
 
 
-@pytest.fixture
-def world(db):
+@pytest.fixture(scope="module")
+def built(module_db):
     config = make_cluster_config("Shirts", [("SIZE", "radio")])
     make_cluster_config("Unused")
     tools = make_category("Tools")
@@ -141,7 +142,27 @@ def world(db):
     CLUSTER_WRITES.update(
         record_id=shirt.pk, changes=RecordChanges(localized={"name": {"NL": "Hemd"}})
     )
-    return {"config": config, "tools": tools, "sale": sale, "outlet": outlet, "shirt": shirt}
+    # every caller the matrix needs, each logged in once
+    scope_sets = {frozenset(op[3]) for op in OPERATIONS} | {
+        frozenset(_without(op[3], missing)) for op in OPERATIONS for missing in op[3]
+    }
+    callers = {
+        scopes: make_api_caller(sorted(scopes), name=f"scopes {index}")
+        for index, scopes in enumerate(sorted(scope_sets, key=sorted))
+    }
+    return {
+        "config": config,
+        "tools": tools,
+        "sale": sale,
+        "outlet": outlet,
+        "shirt": shirt,
+        "callers": callers,
+    }
+
+
+@pytest.fixture
+def world(db, built):
+    return built
 
 
 def _fill(world, path: str, body):
@@ -180,11 +201,11 @@ def _without(scopes: list[str], missing: str) -> list[str]:
 
 
 @pytest.mark.parametrize("operation", OPERATIONS, ids=_ids)
-def test_exactly_the_needed_scopes(api_client_factory, world, operation):
+def test_exactly_the_needed_scopes(world, operation):
     # given a caller lacking one needed scope: 403 naming it, and nothing changes
     before = cluster_snapshot()
     for missing in operation[3]:
-        caller = api_client_factory(_without(operation[3], missing))
+        caller = world["callers"][frozenset(_without(operation[3], missing))]
 
         response = _call(caller, world, operation)
 
@@ -198,7 +219,7 @@ def test_exactly_the_needed_scopes(api_client_factory, world, operation):
     assert cluster_snapshot() == before
 
     # given a caller with exactly the needed scopes: it succeeds
-    response = _call(api_client_factory(operation[3]), world, operation)
+    response = _call(world["callers"][frozenset(operation[3])], world, operation)
 
     assert response.status_code in (200, 201), response.content
     if response["Content-Type"] == "application/json" and operation[0] == "POST":

@@ -21,8 +21,8 @@ from tests.factories import (
 URL = "/v2/clusters"
 
 
-@pytest.fixture
-def world(db):
+@pytest.fixture(scope="module")
+def built(module_db):
     """A config, two categories and a cluster in one of them with two products and an
     option."""
     config = make_cluster_config("Shirts", [("SIZE", "radio", 1)])
@@ -43,6 +43,17 @@ def world(db):
         "large": large,
         "option": option,
     }
+
+
+@pytest.fixture
+def world(db, built):
+    return built
+
+
+@pytest.fixture
+def api(db, module_api):
+    """The module's caller (logged in once; see module_db)."""
+    return module_api
 
 
 def detail(cluster) -> str:

@@ -23,13 +23,29 @@ def variant(name: str, cluster, **attributes) -> object:
     )
 
 
-@pytest.fixture
-def shirt(db):
+@pytest.fixture(scope="module")
+def built(module_db):
+    """A config with three settings and an empty cluster; and categories of small and large
+    clusters for the query counts."""
     config = make_cluster_config(
         "Shirts", [("COLOR", "color", 2), ("SIZE", "radio", 1), ("FIT", "dropdown", 3)]
     )
     cluster = make_cluster("Shirt", config=config, code="SH-1")
-    return config, cluster
+    small = make_category("Small")
+    large = make_category("Large")
+    return {
+        "config": config,
+        "cluster": cluster,
+        "small": _grow(config, small, 2, 2),
+        "large": _grow(config, large, 6, 8),
+        "small_category": small,
+        "large_category": large,
+    }
+
+
+@pytest.fixture
+def shirt(db, built):
+    return built["config"], built["cluster"]
 
 
 def test_configurator_shape(api, shirt):
@@ -172,16 +188,8 @@ def _grow(config, category, clusters: int, products: int) -> list:
 
 
 @pytest.fixture
-def grown(shirt):
-    config, _ = shirt
-    small = make_category("Small")
-    large = make_category("Large")
-    return {
-        "small": _grow(config, small, 2, 2),
-        "large": _grow(config, large, 6, 8),
-        "small_category": small,
-        "large_category": large,
-    }
+def grown(db, built):
+    return built
 
 
 # Pins (the token check and the rate counter are two of them): a list without expands, a list
