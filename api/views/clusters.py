@@ -12,6 +12,7 @@ from api.bulk import BulkKey, build_items, read_bulk_request, results_response
 from api.cluster_bulk import nested_clusters, nested_results
 from api.envelope import done, paged, parse_page, single
 from api.exceptions import ApiError
+from api.filters import apply_search, params_from_query
 from api.moves import move_results, resolve
 from api.params import parse_expands, response_language
 from api.resources.base import RecordReference, localized_array
@@ -36,6 +37,7 @@ from api.schema import (
     envelope_responses,
     expands_parameter,
     language_parameter,
+    list_parameters,
     lookup_errors,
     lookup_parameters,
     output_schema,
@@ -599,12 +601,10 @@ class ClusterViewSet(RecordViewSet):
     @extend_schema(
         operation_id="clusters_options_list",
         summary="List the options of a cluster",
-        description="Ordered by sortOrder, then id.",
+        description="Ordered by sortOrder, then id, unless `sort` says otherwise.",
         parameters=[
             *lookup_parameters(CLUSTER_LOOKUP),
-            *page_parameters(),
-            language_parameter(),
-            expands_parameter(OPTIONS_RESOURCE.expands),
+            *list_parameters(OPTIONS_RESOURCE.filterset, OPTIONS_RESOURCE.expands),
         ],
         responses=envelope_responses(
             200,
@@ -616,18 +616,19 @@ class ClusterViewSet(RecordViewSet):
     # Named apart from `options`, which is the view's handler of the OPTIONS method.
     @action(detail=True, methods=["get"], url_path="options")
     def option_list(self, request, key, value):
-        params = request.query_params
-        language = response_language(params.get("language"))
-        expands = parse_expands(params.get("expands"), OPTIONS_RESOURCE.expands)
-        page = parse_page(params.get("page"), params.get("offset"))
+        resource = OPTIONS_RESOURCE
+        params = params_from_query(request.query_params, resource.filterset, resource.expands)
         cluster_id = self.cluster_id(key, value)
-        queryset = OPTIONS_RESOURCE.queryset().filter(cluster_id=cluster_id)
-        total = queryset.count()
-        start = page.first_index
-        records = list(queryset.order_by("sort_order", "pk")[start : start + page.size])
-        return paged(
-            OPTIONS_RESOURCE.present(records, language=language, expands=expands), page, total
+        if not params.sort:
+            params.sort = [("sortOrder", False)]
+        queryset = apply_search(
+            resource.queryset().filter(cluster_id=cluster_id), params, resource.filterset
         )
+        total = queryset.count()
+        start = params.page.first_index
+        records = list(queryset[start : start + params.page.size]) if start < total else []
+        rows = resource.present(records, language=params.language, expands=params.expands)
+        return paged(rows, params.page, total)
 
     @extend_schema(
         operation_id="clusters_options_create",

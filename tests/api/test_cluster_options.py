@@ -71,6 +71,22 @@ def test_list_options_by_sort_order(api, world):
     assert [p["id"] for p in expanded["data"][0]["products"]] == [world["mouse"].pk]
 
 
+def test_list_options_of_a_cluster_with_filters_and_sort(api, world):
+    path = options_url(world["laptop"])
+    other = make_cluster("Other", config=world["laptop"].config)
+    make_option("Elsewhere", cluster=other, hidden=True)
+
+    assert listed_ids(api.get(path, params={"hidden": "Y"})) == [world["extras"].pk]
+    assert listed_ids(api.get(path, params={"isRequired": "N", "sort": "-sortOrder"})) == [
+        world["warranty"].pk,
+        world["extras"].pk,
+    ]
+    assert listed_ids(api.get(path, params={"isRequired": "Y"})) == []
+    assert_error(api.get(path, params={"colour": "x"}), 400, 10007, "SchemaValidationException")
+    assert_error(api.get(path, params={"sort": "code"}), 400, 10007, "SchemaValidationException")
+    assert_error(api.get(path, params={"offset": 0}), 400, 10015, "PaginatedResponseException")
+
+
 def test_create_an_option(api, world):
     laptop, care = world["laptop"], world["care"]
     tag = api.get(f"/v2/clusters/id/{laptop.pk}")["ETag"]
