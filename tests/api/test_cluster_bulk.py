@@ -405,3 +405,25 @@ def test_overlapping_nested_bulks_end_with_one_record_per_key(api_client_factory
     assert ClusterOptionProduct.objects.count() == len(keys)
     for cluster in Cluster.objects.all():
         assert Product.objects.filter(cluster=cluster).count() == 3
+
+
+def test_id_items_without_a_match_are_created_with_new_ids(api, config):
+    body = {
+        "clusters": [
+            {
+                "id": 987654,
+                "names": ls(EN="New"),
+                "clusterConfigId": config.pk,
+                "products": [{"id": 876543, "names": ls(EN="Variant")}],
+            }
+        ]
+    }
+
+    data = nested_results(api.post(f"{URL}/id", body))
+
+    cluster = Cluster.objects.get()
+    assert (data[0]["action"], data[0]["id"], data[0]["key"]) == ("create", cluster.pk, 987654)
+    assert cluster.pk != 987654
+    product = Product.objects.get()
+    assert (data[0]["products"][0]["id"], product.cluster_id) == (product.pk, cluster.pk)
+    assert product.pk != 876543

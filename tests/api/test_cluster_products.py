@@ -233,6 +233,25 @@ def test_assign_moves_products_in_from_a_category_and_from_another_cluster(api, 
     assert Cluster.objects.get(pk=world["other"].pk).default_product_id is None
 
 
+def test_assign_names_a_product_once(api, world):
+    loose = world["loose"]
+
+    response = api.post(
+        f"{products_url(world['other'])}/assign", {"products": [{"id": loose.pk}] * 2}
+    )
+
+    data = results(response)
+    assert [(r["action"], r["success"]) for r in data] == [("move", True), ("error", False)]
+    assert data[1]["errors"] == [
+        {
+            "code": 10017,
+            "type": "PayloadValidationError",
+            "messages": [f"Product with id [{loose.pk}] is named twice"],
+        }
+    ]
+    assert placement(loose) == (world["other"].pk, None)
+
+
 def test_assign_by_source_pair(api, world):
     make_product("Sourced", sources=[{"source": "pim", "sourceId": "Q-1"}])
 

@@ -7,6 +7,7 @@ import pytest
 
 from catalogue.models import Cluster, ClusterCategory, ClusterOption, Product, ProductCategory
 from catalogue.services.clusters import category_add_clusters
+from catalogue.services.products import category_add_products
 from tests.api.test_products import LIST_KEYS, at, listed_ids, ndjson_lines
 from tests.assertions import TIMESTAMP, assert_error, cluster_snapshot
 from tests.factories import (
@@ -686,3 +687,40 @@ def test_products_show_their_cluster(api, world):
 def test_clusters_sit_in_a_category_like_products(db, world):
     assert ClusterCategory.objects.get(cluster=world["shirt"]).is_primary is True
     assert Product.objects.filter(cluster=world["shirt"]).count() == 2
+
+
+def test_counts_follow_clusters_through_the_tree_and_their_delete(api, world):
+    tools = world["tools"]
+    child = make_category("Child", parent=tools)
+    nested = make_cluster("Nested", config=world["config"], parent=child)
+    variant = make_product("Variant", parent={"clusterId": nested.pk})
+    category_add_products(category_id=child.pk, product_ids=[variant.pk])
+
+    def count(category):
+        return api.get(f"/v2/categories/id/{category.pk}").json()["data"]["productCount"]
+
+    # tools: the shirt, and below it the nested cluster and its variant (an extra member)
+    assert (count(tools), count(child)) == (3, 2)
+    assert api.delete(detail(nested)).status_code == 200
+    # the variant's extra membership of the child becomes its primary one
+    assert list(
+        ProductCategory.objects.filter(product=variant).values_list("category_id", "is_primary")
+    ) == [(child.pk, True)]
+    assert (count(tools), count(child)) == (2, 1)  # the cluster went, the variant stayed
+
+
+def test_a_category_holding_a_cluster_as_an_extra_member_is_not_empty(api, world):
+    sale = world["sale"]
+    category_add_clusters(category_id=sale.pk, cluster_ids=[world["shirt"].pk])
+    before = cluster_snapshot()
+
+    response = api.delete(f"/v2/categories/id/{sale.pk}")
+
+    assert_error(
+        response,
+        409,
+        30008,
+        "CategoryNotEmpty",
+        [f"Category with id [{sale.pk}] is not empty: it contains clusters"],
+    )
+    assert cluster_snapshot() == before
