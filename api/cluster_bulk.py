@@ -21,26 +21,30 @@ def nested_clusters(raw_items: list, key: str, bulk_key: BulkKey) -> list[Nested
     nested_raw = []
     for raw in raw_items:
         products, options, problem = _split_nested(raw, ("products", "options"))
-        raw_clusters.append(raw if problem else _without(raw, ("products", "options")))
+        raw_clusters.append(_without(raw, ("products", "options")))
         nested_raw.append((products, options, problem))
     clusters = _items(raw_clusters, key, CLUSTERS_RESOURCE, bulk_key)
     result = []
     for item, (products, options, problem) in zip(clusters, nested_raw, strict=True):
-        if problem and item.error is None:
+        if problem:
             item.fail(CatalogueError(Code.SCHEMA_VALIDATION, problem))
         option_products = {}
         option_items_raw = []
+        option_problems: dict[int, str] = {}
         for index, raw_option in enumerate(options):
             option_nested, _, option_problem = _split_nested(raw_option, ("products",))
-            option_items_raw.append(
-                raw_option if option_problem else _without(raw_option, ("products",))
-            )
+            option_items_raw.append(_without(raw_option, ("products",)))
+            if option_problem:
+                option_problems[index] = option_problem
             option_products[index] = _items(option_nested, product_key, PRODUCTS_RESOURCE)
+        option_items = _items(option_items_raw, option_key, OPTIONS_RESOURCE)
+        for index, option_problem in option_problems.items():
+            option_items[index].fail(CatalogueError(Code.SCHEMA_VALIDATION, option_problem))
         result.append(
             NestedCluster(
                 item,
                 _items(products, product_key, PRODUCTS_RESOURCE),
-                _items(option_items_raw, option_key, OPTIONS_RESOURCE),
+                option_items,
                 option_products,
             )
         )
@@ -93,5 +97,8 @@ def _split_nested(raw, names: tuple[str, ...]) -> tuple[list, list, str | None]:
     return found[0], found[1], None
 
 
-def _without(raw: dict, names: tuple[str, ...]) -> dict:
+def _without(raw, names: tuple[str, ...]):
+    """The item less its nested arrays (an item that is not an object stays as it is)."""
+    if not isinstance(raw, dict):
+        return raw
     return {k: v for k, v in raw.items() if k not in names}

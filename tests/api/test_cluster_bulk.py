@@ -273,13 +273,33 @@ def test_malformed_requests_fail_whole(api, config, path, body, status, code, ty
     assert cluster_snapshot() == before
 
 
-def test_nested_arrays_must_be_arrays(api, config):
-    body = {"clusters": [cluster_item("C-1", config, products={"sku": "x"})]}
+def test_nested_arrays_must_be_arrays_and_items_objects(api, config):
+    body = {
+        "clusters": [
+            cluster_item("C-1", config, products={"sku": "x"}),
+            "not an object",
+            cluster_item(
+                "C-2",
+                config,
+                options=[
+                    {"source": "erp", "sourceId": "O-1", "names": ls(EN="O"), "products": 5},
+                    7,
+                ],
+            ),
+        ]
+    }
 
     data = nested_results(api.post(f"{URL}/sourceId", body))
 
-    assert data[0]["errors"][0]["code"] == 10007
-    assert not Cluster.objects.exists()
+    assert [r["action"] for r in data] == ["error", "error", "create"]
+    assert data[0]["errors"][0]["messages"] == ["products: must be an array"]
+    assert data[1]["errors"][0]["messages"] == ["item must be a JSON object"]
+    options = data[2]["options"]
+    assert [r["action"] for r in options] == ["error", "error"]
+    assert options[0]["errors"][0]["messages"] == ["products: must be an array"]
+    assert options[1]["errors"][0]["messages"] == ["item must be a JSON object"]
+    assert list(Cluster.objects.values_list("sources__source_id", flat=True)) == ["C-2"]
+    assert not ClusterOption.objects.exists()
 
 
 def test_idempotency_key_replays_the_first_response(api, config):
