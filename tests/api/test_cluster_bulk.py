@@ -447,3 +447,36 @@ def test_id_items_without_a_match_are_created_with_new_ids(api, config):
     product = Product.objects.get()
     assert (data[0]["products"][0]["id"], product.cluster_id) == (product.pk, cluster.pk)
     assert product.pk != 876543
+
+
+@pytest.mark.django_db(transaction=True)
+def test_products_moving_both_ways_between_two_clusters_never_fail(api_client_factory):
+    config = make_cluster_config("Shared")
+    left = make_cluster("Left", config=config)
+    right = make_cluster("Right", config=config)
+    in_left = [make_product(f"L{n}", parent={"clusterId": left.pk}) for n in range(10)]
+    in_right = [make_product(f"R{n}", parent={"clusterId": right.pk}) for n in range(10)]
+    callers = [api_client_factory(["cluster.write", "product.read"]) for _ in range(6)]
+
+    def move(caller, cluster, products):
+        refs = {"products": [{"id": product.pk} for product in products]}
+        return caller.post(f"/v2/clusters/id/{cluster.pk}/products/assign", refs)
+
+    def unassign(caller, source, target, products):
+        refs = {"products": [{"id": p.pk} for p in products], "cluster": {"id": target.pk}}
+        return caller.post(f"/v2/clusters/id/{source.pk}/products/unassign", refs)
+
+    for _ in range(3):
+        responses = run_together(
+            lambda: move(callers[0], left, in_right),
+            lambda: move(callers[1], right, in_left),
+            lambda: unassign(callers[2], left, right, in_left),
+            lambda: unassign(callers[3], right, left, in_right),
+            lambda: move(callers[4], left, in_right[::-1]),
+            lambda: move(callers[5], right, in_left[::-1]),
+        )
+
+        assert [r.status_code for r in responses] == [200] * 6, [
+            r.content[:300] for r in responses if r.status_code != 200
+        ]
+    assert Product.objects.filter(cluster__isnull=False).count() == 20
