@@ -480,3 +480,40 @@ def test_products_moving_both_ways_between_two_clusters_never_fail(api_client_fa
             r.content[:300] for r in responses if r.status_code != 200
         ]
     assert Product.objects.filter(cluster__isnull=False).count() == 20
+
+
+@pytest.mark.django_db(transaction=True)
+def test_overlapping_nested_bulks_moving_products_between_clusters(api_client_factory):
+    config = make_cluster_config("Shared")
+    callers = [api_client_factory(["cluster.write", "product.write"]) for _ in range(6)]
+
+    def body(writer: int) -> dict:
+        """Four clusters; each writer deals the forty products out to them differently."""
+        numbers = random.Random(writer).sample(range(40), 40)
+        return {
+            "clusters": [
+                cluster_item(
+                    f"C-{(number + writer) % 4}",
+                    config,
+                    products=[
+                        product_item(f"P-{p}") for p in numbers[number * 10 : number * 10 + 10]
+                    ],
+                )
+                for number in range(4)
+            ]
+        }
+
+    responses = run_together(
+        *(
+            (lambda caller=caller, writer=writer: caller.post(f"{URL}/sourceId", body(writer)))
+            for writer, caller in enumerate(callers)
+        )
+    )
+
+    assert [response.status_code for response in responses] == [200] * len(callers)
+    for response in responses:
+        for result in response.json()["data"]:
+            assert result["success"], result
+            assert all(product["success"] for product in result["products"]), result
+    assert Cluster.objects.count() == 4
+    assert Product.objects.count() == Product.objects.filter(cluster__isnull=False).count() == 40
