@@ -11,6 +11,7 @@ from rest_framework.response import Response
 from api.bulk import BulkKey, build_items, read_bulk_request, results_response
 from api.cluster_bulk import nested_clusters, nested_results
 from api.envelope import done, paged, parse_page, single
+from api.etags import record_etag
 from api.exceptions import ApiError
 from api.filters import apply_search, params_from_query
 from api.moves import move_results, resolve
@@ -30,11 +31,13 @@ from api.results import summary
 from api.schema import (
     BODY_ERRORS,
     BULK_ERRORS,
+    IF_MATCH,
     NDJSON,
     bulk_body,
     bulk_parameters,
     closed_object,
     envelope_responses,
+    etag_header,
     expands_parameter,
     language_parameter,
     list_parameters,
@@ -386,8 +389,6 @@ class ClusterViewSet(RecordViewSet):
         return self.product_written(product_id, "Product created", status=201)
 
     def product_written(self, product_id: int, message: str, status: int = 200):
-        from api.etags import record_etag
-
         record = PRODUCTS_RESOURCE.queryset().get(pk=product_id)
         row = PRODUCTS_RESOURCE.present([record])[0]
         return single(row, message, status=status, headers={"ETag": record_etag(record)})
@@ -416,6 +417,7 @@ class ClusterViewSet(RecordViewSet):
         summary="Read a product of a cluster",
         parameters=[
             *_product_parameters(),
+            etag_header(200),
             language_parameter(),
             expands_parameter(PRODUCTS_RESOURCE.expands),
         ],
@@ -430,13 +432,15 @@ class ClusterViewSet(RecordViewSet):
         language = response_language(request.query_params.get("language"))
         expands = parse_expands(request.query_params.get("expands"), PRODUCTS_RESOURCE.expands)
         _, product_id = self.attached_product(key, value, product_key, product_value)
-        return single(self.products_of([product_id], language, expands)[0], "Product found")
+        record = PRODUCTS_RESOURCE.queryset().get(pk=product_id)
+        row = PRODUCTS_RESOURCE.present([record], language=language, expands=expands)[0]
+        return single(row, "Product found", headers={"ETag": record_etag(record)})
 
     @extend_schema(
         operation_id="clusters_products_partial_update",
         summary="Change a product of a cluster",
         request=struct_body(PRODUCTS_RESOURCE.write_struct),
-        parameters=_product_parameters(),
+        parameters=[*_product_parameters(), IF_MATCH, etag_header(200)],
         responses=envelope_responses(
             200,
             "Product",
@@ -445,6 +449,7 @@ class ClusterViewSet(RecordViewSet):
                 *CLUSTER_ERRORS,
                 *lookup_errors(PRODUCT_LOOKUP),
                 Code.PRODUCT_EXISTS,
+                Code.PRECONDITION_FAILED,
             ],
         ),
     )
@@ -452,20 +457,25 @@ class ClusterViewSet(RecordViewSet):
     def update_product(self, request, key, value, product_key, product_value):
         _, product_id = self.attached_product(key, value, product_key, product_value)
         changes = PRODUCTS_RESOURCE.changes(convert(self.body(), PRODUCTS_RESOURCE.write_struct))
-        PRODUCTS_RESOURCE.writes.update(record_id=product_id, changes=changes)
+        with self.precondition(product_id, PRODUCTS):
+            PRODUCTS_RESOURCE.writes.update(record_id=product_id, changes=changes)
         return self.product_written(product_id, "Product updated")
 
     @extend_schema(
         operation_id="clusters_products_destroy",
         summary="Delete a product of a cluster",
         description="The product is deleted from the catalogue.",
-        parameters=_product_parameters(),
-        responses=envelope_responses(200, errors=[*CLUSTER_ERRORS, *lookup_errors(PRODUCT_LOOKUP)]),
+        parameters=[*_product_parameters(), IF_MATCH],
+        responses=envelope_responses(
+            200,
+            errors=[*CLUSTER_ERRORS, *lookup_errors(PRODUCT_LOOKUP), Code.PRECONDITION_FAILED],
+        ),
     )
     @product.mapping.delete
     def delete_product(self, request, key, value, product_key, product_value):
         _, product_id = self.attached_product(key, value, product_key, product_value)
-        PRODUCTS_RESOURCE.writes.delete(record_id=product_id)
+        with self.precondition(product_id, PRODUCTS):
+            PRODUCTS_RESOURCE.writes.delete(record_id=product_id)
         return done("Product deleted")
 
     @extend_schema(
@@ -649,8 +659,6 @@ class ClusterViewSet(RecordViewSet):
     )
     @option_list.mapping.post
     def create_option(self, request, key, value):
-        from api.etags import record_etag
-
         cluster_id = self.cluster_id(key, value)
         changes = OPTIONS_RESOURCE.changes(convert(self.body(), OPTIONS_RESOURCE.write_struct))
         changes.relations["cluster"] = cluster_id

@@ -197,6 +197,25 @@ def test_patch_a_product_of_the_cluster(api, world):
     assert response.json()["data"]["clusterId"] == world["shirt"].pk
 
 
+def test_if_match_on_a_product_of_the_cluster(api, world):
+    path = f"{products_url(world['shirt'])}/sku/L-1"
+    tag = api.get(path)["ETag"]
+    assert tag == api.get(f"/v2/products/id/{world['large'].pk}")["ETag"]
+    before = cluster_snapshot()
+
+    for response in (
+        api.patch(path, {"shortName": "x"}, headers={"If-Match": '"1-1"'}),
+        api.delete(path, headers={"If-Match": '"1-1"'}),
+    ):
+        assert_error(response, 412, 10012, "PreconditionFailed")
+    assert cluster_snapshot() == before
+
+    changed = api.patch(path, {"shortName": "x"}, headers={"If-Match": tag})
+    assert changed.status_code == 200, changed.content
+    assert changed["ETag"] != tag
+    assert api.delete(path, headers={"If-Match": changed["ETag"]}).status_code == 200
+
+
 def test_delete_a_product_of_the_cluster_deletes_it(api, world):
     small, shirt = world["small"], world["shirt"]
     tag = api.get(f"{URL}/id/{shirt.pk}")["ETag"]
