@@ -17,7 +17,7 @@ from catalogue.models import (
 )
 from tests.api.test_bulk_products import RESULT_KEYS, run_together
 from tests.assertions import assert_error, cluster_snapshot
-from tests.factories import ls, make_cluster, make_cluster_config, make_product
+from tests.factories import ls, make_category, make_cluster, make_cluster_config, make_product
 
 URL = "/v2/clusters/bulk"
 NESTED = RESULT_KEYS | {"products", "options"}
@@ -517,3 +517,25 @@ def test_overlapping_nested_bulks_moving_products_between_clusters(api_client_fa
             assert all(product["success"] for product in result["products"]), result
     assert Cluster.objects.count() == 4
     assert Product.objects.count() == Product.objects.filter(cluster__isnull=False).count() == 40
+
+
+def test_merge_translations_and_skip_move_on_update(api, config):
+    home = make_category("Home")
+    away = make_category("Away")
+    make_cluster("Shirt", config=config, code="SH-1", parent=home)
+    api.patch("/v2/clusters/code/SH-1", {"names": ls(NL="Hemd", DE="Hemd")})
+    body = {
+        "clusters": [
+            {"code": "SH-1", "names": ls(EN="Shirt 2", NL="Hemd 2"), "parent": {"id": away.pk}}
+        ],
+        "directives": {"mergeTranslationsOnUpdate": [], "skipMoveOnUpdate": []},
+    }
+
+    assert nested_results(api.post(f"{URL}/code", body))[0]["action"] == "update"
+
+    data = api.get("/v2/clusters/code/SH-1").json()["data"]
+    assert data["names"] == ls(EN="Shirt 2", NL="Hemd 2")
+    assert data["parent"] == {"id": home.pk}
+    del body["directives"]
+    assert nested_results(api.post(f"{URL}/code", body))[0]["action"] == "update"
+    assert api.get("/v2/clusters/code/SH-1").json()["data"]["categoryIds"] == [away.pk]
