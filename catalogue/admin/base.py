@@ -141,12 +141,12 @@ class RowsWidget(forms.Widget):
             ),
         )
         return format_html(
-            '<table class="rows-editor" id="{}_rows"><thead><tr>{}</tr></thead>'
+            '<div class="rows-editor"><table id="{}_rows"><thead><tr>{}</tr></thead>'
             "<tbody>{}</tbody></table>"
-            '<button type="button" class="button rows-add" '
+            '<button type="button" class="button" style="display:block;margin-top:4px" '
             'onclick="var b=this.previousElementSibling.tBodies[0],r=b.rows[b.rows.length-1]'
             ".cloneNode(true);r.querySelectorAll('input').forEach(function(i){{i.value=''}});"
-            'b.appendChild(r)">Add a row</button>',
+            'b.appendChild(r)">Add a row</button></div>',
             name,
             head,
             body,

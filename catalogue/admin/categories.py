@@ -107,5 +107,5 @@ class CategoryAdmin(DraggableMPTTAdmin, RecordAdmin):
             self.message_user(request, error_text(error), level=messages.ERROR)
             return http.HttpResponse("FAIL, invalid move.")
         self.log_change(request, cut, f"Moved under {parent_id or 'the top'}.")
-        self.message_user(request, f"{cut} has been successfully moved.")
+        self.message_user(request, f"{cut} has been successfully moved.", level=messages.SUCCESS)
         return http.HttpResponse("OK, moved.")
