@@ -119,6 +119,63 @@ class ProductAdmin(RecordAdmin):
         "weight",
         "attributes",
     )
+    fieldsets = (
+        (None, {"fields": ("language", "name", "sku", "status")}),
+        ("Placement", {"fields": ("primary_category", "extra_categories", "cluster")}),
+        ("Attributes and external ids", {"fields": ("attributes", "sources")}),
+        (
+            "Texts",
+            {
+                "fields": (
+                    "short_description",
+                    "description",
+                    "slug",
+                    "notes",
+                    "package_description",
+                )
+            },
+        ),
+        (
+            "Codes",
+            {
+                "fields": (
+                    "supplier",
+                    "supplier_code",
+                    "manufacturer",
+                    "oem_code",
+                    "ean_code",
+                    "bar_code",
+                    "short_name",
+                )
+            },
+        ),
+        (
+            "Sales and logistics",
+            {
+                "fields": (
+                    "tax_code",
+                    ("unit", "minimum_quantity"),
+                    ("package", "package_unit", "package_unit_quantity"),
+                    "priority",
+                    ("hidden", "orderable", "returnable", "physical"),
+                    ("width", "height", "depth", "weight"),
+                )
+            },
+        ),
+        (
+            "Search engines",
+            {
+                "fields": (
+                    "metadata_title",
+                    "metadata_description",
+                    "metadata_keywords",
+                    "metadata_canonical_url",
+                ),
+                "classes": ("collapse",),
+            },
+        ),
+        ("History", {"fields": ("created_at", "last_modified_at")}),
+    )
     list_display = (
         "id",
         "sku",
