@@ -15,6 +15,7 @@ from catalogue.admin.base import (
     default_name,
     error_text,
 )
+from catalogue.admin.pagination import EstimatedCountPaginator
 from catalogue.models import (
     Cluster,
     ClusterCategory,
@@ -234,6 +235,7 @@ class ClusterAdmin(RecordAdmin):
     search_help_text = "Names in every language, code, source ids."
     readonly_fields = ("created_at", "last_modified_at")
     show_full_result_count = False
+    paginator = EstimatedCountPaginator
 
     def get_search_results(self, request, queryset, search_term):
         if not search_term.strip():

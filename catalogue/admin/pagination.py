@@ -5,6 +5,7 @@ from functools import cached_property
 from django.core.paginator import Paginator
 from django.db import connection
 
+from catalogue.models import Product
 from catalogue.selectors.counts import table_row_count
 
 # Up to this many matches a filtered list is counted exactly; beyond, the planner's estimate.
@@ -12,15 +13,16 @@ EXACT_COUNT_LIMIT = 10_000
 
 
 class EstimatedCountPaginator(Paginator):
-    """The whole table is counted from the maintained row counts (exact, no scan); a filtered
-    list exactly up to EXACT_COUNT_LIMIT rows, and beyond that by the planner's estimate."""
+    """The whole product table is counted from the maintained row count (exact, no scan); any
+    other list exactly up to EXACT_COUNT_LIMIT rows, and beyond that by the planner's estimate."""
 
     @cached_property
     def count(self) -> int:
         queryset = self.object_list
         query = queryset.query
-        if not query.where and not query.distinct and not query.combinator:
-            return table_row_count(queryset.model)
+        whole = not query.where and not query.distinct and not query.combinator
+        if whole and queryset.model is Product:
+            return table_row_count(Product)
         capped = queryset.order_by()[: EXACT_COUNT_LIMIT + 1].count()
         if capped <= EXACT_COUNT_LIMIT:
             return capped

@@ -477,6 +477,41 @@ def test_an_invalid_category_slug_is_a_form_error(staff):
     assert snapshot(Category) == before
 
 
+def test_deleting_a_product_goes_through_the_service(staff):
+    valves = make_category("Valves")
+    product = make_product("Valve", parent={"id": valves.pk})
+
+    response = staff.post(f"{PRODUCTS}{product.pk}/delete/", {"post": "yes"})
+
+    assert response.status_code == 302
+    assert not Product.objects.exists()
+    assert not ProductCategory.objects.exists()
+    settle_deferred_triggers()
+    assert not ProductAncestor.objects.exists()
+
+
+def test_a_category_with_children_is_not_deleted(staff):
+    tools = make_category("Tools")
+    make_category("Valves", parent=tools)
+    before = snapshot(Category)
+
+    response = staff.post(f"{CATEGORIES}{tools.pk}/delete/", {"post": "yes"}, follow=True)
+
+    assert response.status_code == 200
+    assert "<title>Cannot delete category" in response.content.decode()
+    assert snapshot(Category) == before
+
+
+def test_deleting_an_empty_category_goes_through_the_service(staff):
+    tools = make_category("Tools")
+    valves = make_category("Valves", parent=tools)
+
+    response = staff.post(f"{CATEGORIES}{valves.pk}/delete/", {"post": "yes"})
+
+    assert response.status_code == 302
+    assert list(Category.objects.values_list("pk", flat=True)) == [tools.pk]
+
+
 def move(staff, cut, target, position="last-child"):
     return staff.post(
         CATEGORIES,
