@@ -5,6 +5,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.helpers import ActionForm
 from django.contrib.admin.widgets import FilteredSelectMultiple
+from django.utils.html import format_html
 
 from catalogue.admin.base import (
     AttributesField,
@@ -32,13 +33,22 @@ from catalogue.services.products import (
 ACTION_CHUNK = 1000
 
 
+class CategoriesSelector(FilteredSelectMultiple):
+    """The two-box selector, in a wrapper of its own: its script puts the boxes first in
+    their parent, which would otherwise put them before the field's label."""
+
+    def render(self, name, value, attrs=None, renderer=None):
+        inner = super().render(name, value, attrs, renderer)
+        return format_html('<div class="related-widget-wrapper">{}</div>', inner)
+
+
 class ProductForm(RecordForm):
     primary_category = CategoryChoiceField(
         required=False, help_text="The product's primary category."
     )
     extra_categories = CategoryMultipleChoiceField(
         required=False,
-        widget=FilteredSelectMultiple("categories", is_stacked=False),
+        widget=CategoriesSelector("categories", is_stacked=False),
         help_text="Further categories the product is listed in.",
     )
     attributes = AttributesField()
