@@ -9,6 +9,7 @@ from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
+from catalogue.admin.products import ProductAdmin
 from catalogue.models import (
     Category,
     Cluster,
@@ -183,9 +184,10 @@ def test_the_list_shows_names_and_primary_category_paths(staff):
     assert "Tools \u203a Valves" in page
 
 
-# Session, user, the category filter, the count, the page, its primary categories, their paths
-# and the action form's category choices; a search adds its term lookups, a category its path.
-QUERIES = {"all": 10, "search": 14, "status": 10, "category": 12}
+# Session, user, the category filter, the count, the page's ids, its rows, their primary
+# categories and paths, the action form's category choices; a search adds its term lookups
+# a category filter its path.
+QUERIES = {"all": 11, "search": 15, "status": 11, "category": 13}
 
 
 @pytest.mark.parametrize(
@@ -197,23 +199,38 @@ QUERIES = {"all": 10, "search": 14, "status": 10, "category": 12}
         ("category", {"category": "tree"}),
     ],
 )
-def test_the_product_list_runs_a_fixed_number_of_queries(staff, name, params):
+def test_the_product_list_runs_a_fixed_number_of_queries(staff, name, params, monkeypatch):
+    monkeypatch.setattr(ProductAdmin, "list_per_page", 5)
     tools = make_category("Tools")
     valves = make_category("Valves", parent=tools)
     params = {k: (tools.pk if v == "tree" else v) for k, v in params.items()}
 
-    def count_queries() -> int:
+    def count_queries(page: int) -> int:
         with CaptureQueriesContext(connection) as queries:
-            assert staff.get(PRODUCTS, params).status_code == 200
+            response = staff.get(PRODUCTS, {**params, "p": page})
+        assert len(changelist_ids(response)) == 5
         return len(queries)
 
-    make_product("Valve 0", parent={"id": valves.pk})
-    few = count_queries()
-    for index in range(1, 25):
+    for index in range(6):
         make_product(f"Valve {index}", parent={"id": valves.pk}, sku=f"V-{index}")
-    many = count_queries()
+    few = count_queries(1)
+    for index in range(6, 20):
+        make_product(f"Valve {index}", parent={"id": valves.pk}, sku=f"V-{index}")
+    many = [count_queries(1), count_queries(3)]
 
-    assert (few, many) == (QUERIES[name], QUERIES[name])
+    assert [few, *many] == [QUERIES[name]] * 3
+
+
+def test_a_long_filtered_list_is_counted_up_to_a_limit_then_estimated(staff, monkeypatch):
+    monkeypatch.setattr("catalogue.admin.pagination.EXACT_COUNT_LIMIT", 3)
+    for index in range(6):
+        make_product(f"Valve {index}")
+    with CaptureQueriesContext(connection) as queries:
+        response = staff.get(PRODUCTS, {"status__exact": "A"})
+
+    assert len(changelist_ids(response)) == 6
+    assert any(q["sql"].startswith("EXPLAIN") for q in queries)
+    assert any("LIMIT 4" in q["sql"] and "COUNT(*)" in q["sql"] for q in queries)
 
 
 def test_the_whole_list_is_counted_without_scanning_the_table(staff):
