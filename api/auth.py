@@ -98,7 +98,12 @@ class ScopePermission(BasePermission):
         read_only = request.method in SAFE_METHODS or action in getattr(view, "read_actions", ())
         needed = [f"{entity}.{'read' if read_only else 'write'}"]
         needed += getattr(view, "extra_scopes", {}).get(action, [])
-        for scope in needed:
-            if not client.has_scope(scope):
-                raise exceptions.PermissionDenied(f"This operation needs the scope {scope}")
+        require_scopes(request, needed)
         return True
+
+
+def require_scopes(request, scopes) -> None:
+    """Refuse (403) a caller lacking one of `scopes`; for scopes that depend on the body."""
+    for scope in scopes:
+        if not request.user.has_scope(scope):
+            raise exceptions.PermissionDenied(f"This operation needs the scope {scope}")

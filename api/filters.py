@@ -4,7 +4,7 @@ from dataclasses import dataclass
 
 import django_filters
 import orjson
-from django.contrib.postgres.search import SearchQuery, TrigramWordSimilarity
+from django.contrib.postgres.search import TrigramWordSimilarity
 from django.db.models import Case, F, Q, Value, When
 from django.db.models.functions import Greatest
 
@@ -14,9 +14,8 @@ from api.inputs import checked_query, checked_search_body
 from api.params import parse_expands, response_language
 from catalogue.errors import Code
 from catalogue.localized import language_codes
-from catalogue.models import ProductAncestor, ProductCategory, ProductSearch, ProductStatus
-from catalogue.search import term_query
-from catalogue.selectors.products import product_ids_with_code
+from catalogue.models import ProductAncestor, ProductCategory, ProductStatus
+from catalogue.selectors.terms import cluster_term_filter, product_term_filter
 
 CONTROL_PARAMS = {"page", "offset", "sort", "language", "expands"}
 RANGE_FILTERS = ("createdAt", "lastModifiedAt")
@@ -364,29 +363,7 @@ class ProductFilterSet(CatalogueFilterSet):
         return queryset.filter(pk__in=links.values("product_id"))
 
     def filter_term(self, queryset, name, value):
-        return term_filter(queryset, value, ProductSearch, "product_id", product_ids_with_code)
-
-
-def term_filter(queryset, value: str, search_model, owner: str, ids_with_code):
-    """Records whose search document matches the term (typo-tolerant, see catalogue/search.py),
-    exact code or source-id matches first (as `relevance`)."""
-    query = term_query(value)
-    code_ids = ids_with_code(value.strip())
-    if query is None and not code_ids:
-        return queryset.none()
-    condition = Q(pk__in=code_ids)
-    if query is not None:
-        found = search_model.objects.filter(
-            vector=SearchQuery(query, config="simple", search_type="raw")
-        ).values(owner)
-        condition |= Q(pk__in=found)
-    queryset = queryset.filter(condition)
-    if code_ids:
-        # Exact code or source-id matches first; ids break ties.
-        queryset = queryset.annotate(
-            relevance=Case(When(pk__in=code_ids, then=Value(1)), default=Value(0))
-        )
-    return queryset
+        return product_term_filter(queryset, value)
 
 
 class ClusterConfigFilterSet(django_filters.FilterSet):
@@ -446,10 +423,7 @@ class ClusterFilterSet(CatalogueFilterSet):
         return queryset
 
     def filter_term(self, queryset, name, value):
-        from catalogue.models import ClusterSearch
-        from catalogue.selectors.clusters import cluster_ids_with_code
-
-        return term_filter(queryset, value, ClusterSearch, "cluster_id", cluster_ids_with_code)
+        return cluster_term_filter(queryset, value)
 
     def filter_categories(self, queryset, name, value):
         if not value:

@@ -12,13 +12,13 @@ from functools import cache
 from typing import Any
 
 import msgspec
-from django.db import connection
+from django.db import connection, transaction
 from django.http import QueryDict
 
 from api.exceptions import ApiError
 from catalogue.errors import CatalogueError
 
-RESOURCES = ("categories", "products")
+RESOURCES = ("categories", "products", "clusters")
 
 
 class AdapterError(Exception):
@@ -56,14 +56,18 @@ class _Resource:
 @cache
 def _resource(resource: str) -> _Resource:
     from api.resources.categories import CATEGORIES_RESOURCE
+    from api.resources.clusters import CLUSTERS_RESOURCE
     from api.resources.products import PRODUCTS_RESOURCE
     from api.views.categories import CategoryViewSet
+    from api.views.clusters import ClusterViewSet
     from api.views.products import ProductViewSet
 
     if resource == "products":
         return _Resource(PRODUCTS_RESOURCE, ProductViewSet)
     if resource == "categories":
         return _Resource(CATEGORIES_RESOURCE, CategoryViewSet)
+    if resource == "clusters":
+        return _Resource(CLUSTERS_RESOURCE, ClusterViewSet)
     raise AdapterError([f"Unknown resource {resource!r} (known: {', '.join(RESOURCES)})"])
 
 
@@ -76,9 +80,8 @@ def lookup_keys(resource: str) -> tuple[str, ...]:
     return tuple(_resource(resource).declaration.bulk_keys)
 
 
-def _items(resource: str, raw_items: list[dict], lookup_key: str, *, with_changes: bool):
-    from api.bulk import BulkKey, build_items
-
+def _checked(resource: str, raw_items: list[dict], lookup_key: str):
+    """The resource's declaration, once the lookup key and the batch size are known good."""
     declaration = _resource(resource).declaration
     keys = declaration.bulk_keys
     if lookup_key not in keys:
@@ -91,12 +94,26 @@ def _items(resource: str, raw_items: list[dict], lookup_key: str, *, with_change
     limit = declaration.bulk_limit
     if len(raw_items) > limit:
         raise AdapterError([f"{len(raw_items)} items is more than the limit of {limit}"])
+    return declaration
+
+
+def _items(resource: str, raw_items: list[dict], lookup_key: str, *, with_changes: bool):
+    from api.bulk import BulkKey, build_items
+
+    declaration = _checked(resource, raw_items, lookup_key)
     return build_items(
         raw_items,
         lookup_key=lookup_key,
-        key=BulkKey(keys[lookup_key]),
+        key=BulkKey(declaration.bulk_keys[lookup_key]),
         struct=declaration.write_struct if with_changes else None,
         to_changes=declaration.changes if with_changes else None,
+    )
+
+
+def _unchanged(item) -> bool:
+    """An update that found every value as stored, so wrote nothing."""
+    return item.action == "update" and not any(
+        value for name, value in item.extra.items() if name.endswith("_changed")
     )
 
 
@@ -127,21 +144,69 @@ def upsert_batch(
 
     `directives` takes either wire form of the endpoint's `directives`.
     """
-    writes = _resource(resource).declaration.writes
     parsed = _parse_directives(resource, directives)
+    if resource == "clusters":
+        return _upsert_clusters(raw_items, lookup_key, parsed, dry_run)
+    writes = _resource(resource).declaration.writes
     items = _items(resource, raw_items, lookup_key, with_changes=True)
     writes.bulk_upsert(items=items, lookup_key=lookup_key, directives=parsed, dry_run=dry_run)
     results = BatchResults(_results(items, lookup_key, dry_run))
+    results.unchanged = frozenset(item.index for item in items if _unchanged(item))
+    return results
+
+
+def _upsert_clusters(raw_items, lookup_key, directives, dry_run) -> BatchResults:
+    """Clusters with their nested products and options, as the cluster bulk endpoint takes
+    them. A cluster whose nested items did not all succeed is reported failed, with their
+    errors, so that its row is imported again once fixed."""
+    from api.bulk import BulkKey
+    from api.cluster_bulk import nested_clusters, nested_results
+    from catalogue.services.clusters import cluster_bulk_upsert
+
+    declaration = _checked("clusters", raw_items, lookup_key)
+    clusters = nested_clusters(raw_items, lookup_key, BulkKey(declaration.bulk_keys[lookup_key]))
+    with transaction.atomic():
+        cluster_bulk_upsert(
+            clusters=clusters,
+            lookup_key=lookup_key,
+            directives=directives,
+            dry_run=dry_run,
+            atomic=False,
+        )
+    results = BatchResults()
+    for result in nested_results(clusters, lookup_key, dry_run):
+        nested_errors = list(_nested_errors(result))
+        if nested_errors:
+            result = {
+                **result,
+                "success": False,
+                "errors": [*result.get("errors", []), *nested_errors],
+            }
+        results.append(result)
     results.unchanged = frozenset(
-        item.index
-        for item in items
-        if item.action == "update"
-        and not any(
-            item.extra.get(flag)
-            for flag in ("row_changed", "sources_changed", "primary_changed", "parent_changed")
+        nested.item.index
+        for nested in clusters
+        if _unchanged(nested.item)
+        and all(
+            _unchanged(item)
+            for item in (
+                *nested.products,
+                *nested.options,
+                *(item for items in nested.option_products.values() for item in items),
+            )
         )
     )
     return results
+
+
+def _nested_errors(result: dict, path: str = ""):
+    """The errors of every nested result, each message prefixed with where it is."""
+    for name in ("products", "options"):
+        for nested in result.get(name, []):
+            where = f"{path}{name}[{nested['index']}]"
+            for error in nested.get("errors", []):
+                yield {**error, "messages": [f"{where}: {m}" for m in error["messages"]]}
+            yield from _nested_errors(nested, f"{where}.")
 
 
 def delete_batch(

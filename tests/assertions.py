@@ -2,7 +2,20 @@
 
 import re
 
-from catalogue.models import Category, CategorySource
+from catalogue.models import (
+    Category,
+    CategorySource,
+    Cluster,
+    ClusterCategory,
+    ClusterConfig,
+    ClusterConfigSetting,
+    ClusterOption,
+    ClusterOptionProduct,
+    ClusterOptionSource,
+    ClusterSource,
+    Product,
+    ProductCategory,
+)
 
 TIMESTAMP = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$")
 
@@ -77,3 +90,21 @@ def assert_tree_consistent() -> None:
             assert [node["id"] for node in open_nodes] == path, row
             assert row["parent_id"] == (path[-1] if path else None)
             open_nodes.append(row)
+
+
+def cluster_snapshot() -> tuple[list[dict], ...]:
+    """Every row of configs, settings, clusters, options, their sources and memberships, and
+    the products' placement."""
+    models = (
+        ClusterConfig,
+        ClusterConfigSetting,
+        Cluster,
+        ClusterSource,
+        ClusterCategory,
+        ClusterOption,
+        ClusterOptionSource,
+        ClusterOptionProduct,
+        ProductCategory,
+        Product,
+    )
+    return tuple(list(model.objects.order_by("pk").values()) for model in models)

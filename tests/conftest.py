@@ -1,5 +1,6 @@
 import pytest
 from django.core.cache import cache
+from django.db import transaction
 
 from tests.factories import ALL_WRITE_SCOPES, ApiCaller, make_api_caller
 
@@ -46,6 +47,23 @@ def api(api_client_factory) -> ApiCaller:
 def anonymous(db) -> ApiCaller:
     """A caller without any Authorization header."""
     return ApiCaller()
+
+
+@pytest.fixture(scope="module")
+def module_db(django_db_setup, django_db_blocker):
+    """A transaction around a whole module, rolled back at its end: data built once in a
+    module-scoped fixture on top of it is seen by every test, and each test's own writes are
+    undone after it (its transaction is then a savepoint). Not for modules with
+    transactional tests."""
+    with django_db_blocker.unblock(), transaction.atomic():
+        yield
+        transaction.set_rollback(True)
+
+
+@pytest.fixture(scope="module")
+def module_api(module_db) -> ApiCaller:
+    """One caller allowed every write scope for a whole module (see module_db)."""
+    return make_api_caller(ALL_WRITE_SCOPES, name="module client")
 
 
 def pytest_collection_modifyitems(config, items):

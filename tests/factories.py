@@ -14,10 +14,16 @@ from django.db import connection
 from django.test import Client
 
 from api.services import IssuedClient, api_client_create
-from catalogue.models import Category, Product, now_ms
-from catalogue.records import RecordChanges, Ref
+from catalogue.models import Category, Cluster, ClusterConfig, ClusterOption, Product, now_ms
+from catalogue.records import ClusterRef, RecordChanges, Ref
 from catalogue.services.bulk import BulkItem, Directives
 from catalogue.services.categories import category_bulk_upsert, category_create
+from catalogue.services.clusters import (
+    CLUSTER_CONFIG_WRITES,
+    CLUSTER_OPTION_WRITES,
+    CLUSTER_WRITES,
+    SettingChanges,
+)
 from catalogue.services.products import product_bulk_upsert, product_create
 
 
@@ -86,7 +92,10 @@ def product_changes(name: str | None = "Product", **body) -> RecordChanges:
                 entry["language"].upper(): entry["value"] for entry in value
             }
         elif key == "parent":
-            changes.relations["parent"] = Ref(id=value["id"]) if value else None
+            if value and "clusterId" in value:
+                changes.relations["parent"] = ClusterRef(value["clusterId"])
+            else:
+                changes.relations["parent"] = Ref(id=value["id"]) if value else None
         elif key == "sources":
             changes.sources = [(pair["source"], pair["sourceId"]) for pair in value]
         elif key == "sourceId":
@@ -140,6 +149,55 @@ def make_categories(bodies: list[dict]) -> list[Category]:
         Category,
         [category_changes(**{"name": "Category", **body}) for body in bodies],
     )
+
+
+def make_cluster_config(name: str = "Config", settings: list[tuple] = ()) -> ClusterConfig:
+    """Create a cluster config; settings are (attributeName, displayType[, priority])."""
+    changes = RecordChanges(
+        fields={"name": name},
+        relations={"settings": [SettingChanges(*setting) for setting in settings]},
+    )
+    return ClusterConfig.objects.get(pk=CLUSTER_CONFIG_WRITES.create(changes=changes))
+
+
+def make_cluster(
+    name: str = "Cluster",
+    *,
+    config: ClusterConfig,
+    parent: Category | None = None,
+    sources: list[tuple[str, str]] | None = None,
+    **fields,
+) -> Cluster:
+    """Create a cluster through the cluster service (fields as model fields: code, ...)."""
+    language = fields.get("language", settings.CATALOGUE_LANGUAGES[0])
+    changes = RecordChanges(
+        fields={"config_id": config.pk, **fields}, localized={"name": {language: name}}
+    )
+    if parent is not None:
+        changes.relations["parent"] = Ref(id=parent.pk)
+    if sources is not None:
+        changes.sources = list(sources)
+    return Cluster.objects.get(pk=CLUSTER_WRITES.create(changes=changes))
+
+
+def make_option(
+    name: str = "Option",
+    *,
+    cluster: Cluster,
+    products: list[Product] = (),
+    sources: list[tuple[str, str]] | None = None,
+    **fields,
+) -> ClusterOption:
+    """Create a cluster option through the option service (fields as model fields)."""
+    language = fields.get("language", settings.CATALOGUE_LANGUAGES[0])
+    changes = RecordChanges(
+        fields=fields,
+        localized={"name": {language: name}},
+        relations={"cluster": cluster.pk, "products": [product.pk for product in products]},
+    )
+    if sources is not None:
+        changes.sources = list(sources)
+    return ClusterOption.objects.get(pk=CLUSTER_OPTION_WRITES.create(changes=changes))
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ endpoint writes records). CSV holds the same items flattened into columns:
 - ``source`` and ``sourceId`` give one source pair, ``sources`` (JSON text) the whole set;
 - other fields keep their API name; numbers are converted, empty cells are left out.
 
-Either format may carry a ``type`` field (``product``/``category``) per row; ``_errors`` (what
+Either format may carry a ``type`` field (``product``/``category``/``cluster``) per row; ``_errors`` (what
 the reject file adds) is ignored, so a fixed reject file imports as it is. An NDJSON line that
 was not a JSON object is rejected as ``{"_line": "<its text>"}``; once fixed, the text is read.
 """
@@ -37,8 +37,10 @@ TYPES = {
     "products": "products",
     "category": "categories",
     "categories": "categories",
+    "cluster": "clusters",
+    "clusters": "clusters",
 }
-SINGULAR = {"products": "product", "categories": "category"}
+SINGULAR = {"products": "product", "categories": "category", "clusters": "cluster"}
 _INTEGER = re.compile(r"^[+-]?\d+$")
 
 

@@ -182,20 +182,21 @@ class RecordViewSet(ApiViewSet):
         return done("Translation deleted")
 
     @contextmanager
-    def precondition(self, record_id: int):
-        """A transaction in which, with If-Match, the record is first locked and its ETag
-        checked."""
+    def precondition(self, record_id: int, spec=None):
+        """A transaction in which, with If-Match, the record (of this resource, or of `spec`)
+        is first locked and its ETag checked."""
+        spec = spec or self.resource.spec
         header = self.request.headers.get("If-Match")
         with transaction.atomic():
             if header is not None:
                 stamp = (
-                    self.resource.model.objects.filter(pk=record_id)
+                    spec.model.objects.filter(pk=record_id)
                     .select_for_update(no_key=True)
                     .values_list("last_modified_at", flat=True)
                     .first()
                 )
                 if stamp is None:
-                    raise self.resource.spec.not_found_error(f"id [{record_id}]")
+                    raise spec.not_found_error(f"id [{record_id}]")
                 check_if_match(header, etag(record_id, stamp))
             yield
 

@@ -7,6 +7,7 @@ from msgspec import Struct
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
+from api.auth import require_scopes
 from api.envelope import paged, parse_page
 from api.exceptions import ApiError
 from api.moves import move_results, resolve
@@ -80,12 +81,16 @@ def category_product_schema() -> dict:
     )
 
 
+MEMBER_SCOPES = {"product.read": "products", "cluster.read": "clusters"}
+MEMBER_SCOPE_NOTE = (
+    " Needs product.read too when products are named, cluster.read when clusters are."
+)
+
+
 class CategoryViewSet(RecordViewSet):
     resource = CATEGORIES_RESOURCE
     extra_scopes = {
         "products": ["product.read"],
-        "add_products_clusters": ["product.read"],
-        "remove_products_clusters": ["product.read"],
     }
 
     @extend_schema(
@@ -240,7 +245,7 @@ class CategoryViewSet(RecordViewSet):
             "`{sourceId, source}`. Products and clusters join as extra (non-primary) members. "
             "One result per reference, products first (each result carries `class`): `move` "
             "on success, else `error` with 80006 / 20006 (no such product / cluster), 30004 "
-            "(already in the category) or 10017 (bad or repeated reference)."
+            "(already in the category) or 10017 (bad or repeated reference)." + MEMBER_SCOPE_NOTE
         ),
         request=struct_body(MembershipBody),
         parameters=lookup_parameters(LOOKUP),
@@ -263,7 +268,7 @@ class CategoryViewSet(RecordViewSet):
             "`{sourceId, source}`. One result per reference, products first (each result "
             "carries `class`): `move` on success, else `error` with 80006 / 20006 (no such "
             "product / cluster), 30006 (not in the category), 30010 (it is the primary "
-            "category) or 10017 (bad or repeated reference)."
+            "category) or 10017 (bad or repeated reference)." + MEMBER_SCOPE_NOTE
         ),
         request=struct_body(MembershipBody),
         parameters=lookup_parameters(LOOKUP),
@@ -279,8 +284,13 @@ class CategoryViewSet(RecordViewSet):
         )
 
     def _change_members(self, key, value, products_operation, clusters_operation):
-        category_id = self.resolve_id(key, value)
         body = convert(self.body(), MembershipBody)
+        # Each kind of record named needs its own read scope (products, clusters).
+        require_scopes(
+            self.request,
+            [scope for scope, named in MEMBER_SCOPES.items() if getattr(body, named)],
+        )
+        category_id = self.resolve_id(key, value)
         if len(body.products) + len(body.clusters) > MAX_MEMBERSHIP_ITEMS:
             raise ApiError(
                 Code.PAYLOAD_TOO_LARGE,

@@ -8,15 +8,12 @@ from msgspec import UNSET, Struct, UnsetType
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
-from api.bulk import (
-    BulkKey,
-    build_items,
-    item_results,
-    read_bulk_request,
-    results_response,
-)
+from api.bulk import BulkKey, build_items, read_bulk_request, results_response
+from api.cluster_bulk import nested_clusters, nested_results
 from api.envelope import done, paged, parse_page, single
+from api.etags import record_etag
 from api.exceptions import ApiError
+from api.filters import apply_search, params_from_query
 from api.moves import move_results, resolve
 from api.params import parse_expands, response_language
 from api.resources.base import RecordReference, localized_array
@@ -34,13 +31,16 @@ from api.results import summary
 from api.schema import (
     BODY_ERRORS,
     BULK_ERRORS,
+    IF_MATCH,
     NDJSON,
     bulk_body,
     bulk_parameters,
     closed_object,
     envelope_responses,
+    etag_header,
     expands_parameter,
     language_parameter,
+    list_parameters,
     lookup_errors,
     lookup_parameters,
     output_schema,
@@ -389,8 +389,6 @@ class ClusterViewSet(RecordViewSet):
         return self.product_written(product_id, "Product created", status=201)
 
     def product_written(self, product_id: int, message: str, status: int = 200):
-        from api.etags import record_etag
-
         record = PRODUCTS_RESOURCE.queryset().get(pk=product_id)
         row = PRODUCTS_RESOURCE.present([record])[0]
         return single(row, message, status=status, headers={"ETag": record_etag(record)})
@@ -419,6 +417,7 @@ class ClusterViewSet(RecordViewSet):
         summary="Read a product of a cluster",
         parameters=[
             *_product_parameters(),
+            etag_header(200),
             language_parameter(),
             expands_parameter(PRODUCTS_RESOURCE.expands),
         ],
@@ -433,13 +432,15 @@ class ClusterViewSet(RecordViewSet):
         language = response_language(request.query_params.get("language"))
         expands = parse_expands(request.query_params.get("expands"), PRODUCTS_RESOURCE.expands)
         _, product_id = self.attached_product(key, value, product_key, product_value)
-        return single(self.products_of([product_id], language, expands)[0], "Product found")
+        record = PRODUCTS_RESOURCE.queryset().get(pk=product_id)
+        row = PRODUCTS_RESOURCE.present([record], language=language, expands=expands)[0]
+        return single(row, "Product found", headers={"ETag": record_etag(record)})
 
     @extend_schema(
         operation_id="clusters_products_partial_update",
         summary="Change a product of a cluster",
         request=struct_body(PRODUCTS_RESOURCE.write_struct),
-        parameters=_product_parameters(),
+        parameters=[*_product_parameters(), IF_MATCH, etag_header(200)],
         responses=envelope_responses(
             200,
             "Product",
@@ -448,6 +449,7 @@ class ClusterViewSet(RecordViewSet):
                 *CLUSTER_ERRORS,
                 *lookup_errors(PRODUCT_LOOKUP),
                 Code.PRODUCT_EXISTS,
+                Code.PRECONDITION_FAILED,
             ],
         ),
     )
@@ -455,20 +457,25 @@ class ClusterViewSet(RecordViewSet):
     def update_product(self, request, key, value, product_key, product_value):
         _, product_id = self.attached_product(key, value, product_key, product_value)
         changes = PRODUCTS_RESOURCE.changes(convert(self.body(), PRODUCTS_RESOURCE.write_struct))
-        PRODUCTS_RESOURCE.writes.update(record_id=product_id, changes=changes)
+        with self.precondition(product_id, PRODUCTS):
+            PRODUCTS_RESOURCE.writes.update(record_id=product_id, changes=changes)
         return self.product_written(product_id, "Product updated")
 
     @extend_schema(
         operation_id="clusters_products_destroy",
         summary="Delete a product of a cluster",
         description="The product is deleted from the catalogue.",
-        parameters=_product_parameters(),
-        responses=envelope_responses(200, errors=[*CLUSTER_ERRORS, *lookup_errors(PRODUCT_LOOKUP)]),
+        parameters=[*_product_parameters(), IF_MATCH],
+        responses=envelope_responses(
+            200,
+            errors=[*CLUSTER_ERRORS, *lookup_errors(PRODUCT_LOOKUP), Code.PRECONDITION_FAILED],
+        ),
     )
     @product.mapping.delete
     def delete_product(self, request, key, value, product_key, product_value):
         _, product_id = self.attached_product(key, value, product_key, product_value)
-        PRODUCTS_RESOURCE.writes.delete(record_id=product_id)
+        with self.precondition(product_id, PRODUCTS):
+            PRODUCTS_RESOURCE.writes.delete(record_id=product_id)
         return done("Product deleted")
 
     @extend_schema(
@@ -604,12 +611,10 @@ class ClusterViewSet(RecordViewSet):
     @extend_schema(
         operation_id="clusters_options_list",
         summary="List the options of a cluster",
-        description="Ordered by sortOrder, then id.",
+        description="Ordered by sortOrder, then id, unless `sort` says otherwise.",
         parameters=[
             *lookup_parameters(CLUSTER_LOOKUP),
-            *page_parameters(),
-            language_parameter(),
-            expands_parameter(OPTIONS_RESOURCE.expands),
+            *list_parameters(OPTIONS_RESOURCE.filterset, OPTIONS_RESOURCE.expands),
         ],
         responses=envelope_responses(
             200,
@@ -618,20 +623,22 @@ class ClusterViewSet(RecordViewSet):
             errors=[*CLUSTER_ERRORS, Code.SCHEMA_VALIDATION, Code.PAGINATION],
         ),
     )
-    @action(detail=True, methods=["get"])
-    def options(self, request, key, value):
-        params = request.query_params
-        language = response_language(params.get("language"))
-        expands = parse_expands(params.get("expands"), OPTIONS_RESOURCE.expands)
-        page = parse_page(params.get("page"), params.get("offset"))
+    # Named apart from `options`, which is the view's handler of the OPTIONS method.
+    @action(detail=True, methods=["get"], url_path="options")
+    def option_list(self, request, key, value):
+        resource = OPTIONS_RESOURCE
+        params = params_from_query(request.query_params, resource.filterset, resource.expands)
         cluster_id = self.cluster_id(key, value)
-        queryset = OPTIONS_RESOURCE.queryset().filter(cluster_id=cluster_id)
-        total = queryset.count()
-        start = page.first_index
-        records = list(queryset.order_by("sort_order", "pk")[start : start + page.size])
-        return paged(
-            OPTIONS_RESOURCE.present(records, language=language, expands=expands), page, total
+        if not params.sort:
+            params.sort = [("sortOrder", False)]
+        queryset = apply_search(
+            resource.queryset().filter(cluster_id=cluster_id), params, resource.filterset
         )
+        total = queryset.count()
+        start = params.page.first_index
+        records = list(queryset[start : start + params.page.size]) if start < total else []
+        rows = resource.present(records, language=params.language, expands=params.expands)
+        return paged(rows, params.page, total)
 
     @extend_schema(
         operation_id="clusters_options_create",
@@ -650,10 +657,8 @@ class ClusterViewSet(RecordViewSet):
             ],
         ),
     )
-    @options.mapping.post
+    @option_list.mapping.post
     def create_option(self, request, key, value):
-        from api.etags import record_etag
-
         cluster_id = self.cluster_id(key, value)
         changes = OPTIONS_RESOURCE.changes(convert(self.body(), OPTIONS_RESOURCE.write_struct))
         changes.relations["cluster"] = cluster_id
@@ -756,102 +761,20 @@ class ClusterViewSet(RecordViewSet):
             limit=resource.bulk_limit,
             field_names=resource.directive_fields,
         )
-        product_key = services.NESTED_PRODUCT_KEY[key]
-        option_key = services.NESTED_OPTION_KEY[key]
-        nested_clusters = []
-        raw_clusters = []
-        nested_raw = []
-        for raw in bulk.raw_items:
-            products, options, problem = _split_nested(raw, ("products", "options"))
-            raw_clusters.append(raw if problem else _without(raw, ("products", "options")))
-            nested_raw.append((products, options, problem))
-        clusters = build_items(
-            raw_clusters,
-            lookup_key=key,
-            key=bulk_key,
-            struct=resource.write_struct,
-            to_changes=resource.changes,
-        )
-        for item, (products, options, problem) in zip(clusters, nested_raw, strict=True):
-            if problem and item.error is None:
-                item.fail(CatalogueError(Code.SCHEMA_VALIDATION, problem))
-            option_products = {}
-            option_items_raw = []
-            for index, raw_option in enumerate(options):
-                option_nested, _, option_problem = _split_nested(raw_option, ("products",))
-                option_items_raw.append(
-                    raw_option if option_problem else _without(raw_option, ("products",))
-                )
-                option_products[index] = build_items(
-                    option_nested,
-                    lookup_key=product_key,
-                    key=BulkKey(PRODUCTS_RESOURCE.bulk_keys[product_key]),
-                    struct=PRODUCTS_RESOURCE.write_struct,
-                    to_changes=PRODUCTS_RESOURCE.changes,
-                )
-            option_items = build_items(
-                option_items_raw,
-                lookup_key=option_key,
-                key=BulkKey(OPTIONS_RESOURCE.bulk_keys[option_key]),
-                struct=OPTIONS_RESOURCE.write_struct,
-                to_changes=OPTIONS_RESOURCE.changes,
-            )
-            product_items = build_items(
-                products,
-                lookup_key=product_key,
-                key=BulkKey(PRODUCTS_RESOURCE.bulk_keys[product_key]),
-                struct=PRODUCTS_RESOURCE.write_struct,
-                to_changes=PRODUCTS_RESOURCE.changes,
-            )
-            nested_clusters.append(
-                services.NestedCluster(item, product_items, option_items, option_products)
-            )
+        nested = nested_clusters(bulk.raw_items, key, bulk_key)
         with transaction.atomic():
             services.cluster_bulk_upsert(
-                clusters=nested_clusters,
+                clusters=nested,
                 lookup_key=key,
                 directives=bulk.directives,
                 dry_run=bulk.dry_run,
                 atomic=bulk.atomic,
             )
-        results = []
-        for nested, result in zip(
-            nested_clusters,
-            item_results([n.item for n in nested_clusters], key, bulk.dry_run),
-            strict=True,
-        ):
-            result["products"] = item_results(nested.products, product_key, bulk.dry_run)
-            result["options"] = item_results(nested.options, option_key, bulk.dry_run)
-            for index, option_result in enumerate(result["options"]):
-                option_result["products"] = item_results(
-                    nested.option_products.get(index, []), product_key, bulk.dry_run
-                )
-            results.append(result)
+        results = nested_results(nested, key, bulk.dry_run)
         messages = [summary(results)]
         if bulk.dry_run:
             messages.append("Dry run: nothing was written")
         return Response({"data": results, "messages": messages})
-
-
-def _split_nested(raw, names: tuple[str, ...]) -> tuple[list, list, str | None]:
-    """The nested arrays of a raw item (`names[0]`, `names[1]`), or why they are malformed."""
-    if not isinstance(raw, dict):
-        return [], [], None
-    found = []
-    for name in names:
-        value = raw.get(name, [])
-        if value is None:
-            value = []
-        if not isinstance(value, list):
-            return [], [], f"{name}: must be an array"
-        found.append(value)
-    while len(found) < 2:
-        found.append([])
-    return found[0], found[1], None
-
-
-def _without(raw: dict, names: tuple[str, ...]) -> dict:
-    return {k: v for k, v in raw.items() if k not in names}
 
 
 # Cluster options ---------------------------------------------------------------------------

@@ -429,7 +429,7 @@ def cluster_assign_products(
 ) -> dict[int, CatalogueError | None]:
     """Move products into a cluster, from a category or another cluster; one outcome per id."""
     with transaction.atomic():
-        lock_rows(CLUSTERS, [cluster_id])
+        _lock_clusters(product_ids, [cluster_id])
         return _move_products(product_ids, cluster_id=cluster_id, category_id=None)
 
 
@@ -446,7 +446,7 @@ def cluster_unassign_products(
             Code.PAYLOAD_VALIDATION, "give exactly one destination: category or cluster"
         )
     with transaction.atomic():
-        lock_rows(CLUSTERS, sorted({cluster_id, to_cluster} - {None}))
+        _lock_clusters(product_ids, [cluster_id, to_cluster])
         attached = set(
             Product.objects.filter(pk__in=product_ids, cluster_id=cluster_id).values_list(
                 "pk", flat=True
@@ -461,6 +461,16 @@ def cluster_unassign_products(
             )
         )
         return outcomes
+
+
+def _lock_clusters(product_ids: list[int], clusters: list[int | None]) -> None:
+    """Lock, in id order, every cluster a move touches: `clusters` and those the products are
+    in now (a move touches the clusters it leaves too), before any product row. Two moves in
+    opposite directions then queue instead of deadlocking."""
+    current = Product.objects.filter(pk__in=product_ids, cluster_id__isnull=False).values_list(
+        "cluster_id", flat=True
+    )
+    lock_rows(CLUSTERS, sorted({*current, *clusters} - {None}))
 
 
 def _move_products(
@@ -555,7 +565,12 @@ def write_options(items: list[BulkItem]) -> None:
             if item.extra["products_changed"]
         }
     )
-    touched = {item.extra["row"]["cluster_id"] for item in creates}
+    # A new option, or one moved in the order, changes its cluster's option list.
+    touched = {item.extra["row"]["cluster_id"] for item in creates} | {
+        item.extra["row"]["cluster_id"]
+        for item in updates
+        if item.extra["row"]["sort_order"] != (item.extra.get("current") or {}).get("sort_order")
+    }
     if touched:
         Cluster.objects.filter(pk__in=sorted(touched)).update(last_modified_at=now_ms())
 

@@ -4,7 +4,15 @@ from collections import defaultdict
 
 from catalogue import rules
 from catalogue.errors import CatalogueError, Code
-from catalogue.models import Cluster, Product, ProductCategory, ProductSearch, ProductSource
+from catalogue.models import (
+    Cluster,
+    ClusterOption,
+    ClusterOptionProduct,
+    Product,
+    ProductCategory,
+    ProductSearch,
+    ProductSource,
+)
 from catalogue.models.base import now_ms
 from catalogue.records import ClusterRef, RecordSpec
 from catalogue.services.bulk import BulkItem, Directives, deletes, upserts
@@ -159,7 +167,23 @@ def plan_product_deletes(items: list[BulkItem], lookup_key: str) -> None:
 
 
 def delete_products(items: list[BulkItem]) -> None:
-    Product.objects.filter(pk__in=[item.record_id for item in items]).delete()
+    """Delete products; the clusters they were in and the options they were selectable in
+    change with them (their product lists do)."""
+    ids = [item.record_id for item in items]
+    clusters = set(
+        Product.objects.filter(pk__in=ids, cluster_id__isnull=False).values_list(
+            "cluster_id", flat=True
+        )
+    )
+    options = set(
+        ClusterOptionProduct.objects.filter(product_id__in=ids).values_list("option_id", flat=True)
+    )
+    Product.objects.filter(pk__in=ids).delete()
+    stamp = now_ms()
+    if clusters:
+        Cluster.objects.filter(pk__in=sorted(clusters)).update(last_modified_at=stamp)
+    if options:
+        ClusterOption.objects.filter(pk__in=sorted(options)).update(last_modified_at=stamp)
 
 
 # Create or update many products; one outcome per item, in request order.

@@ -6,10 +6,12 @@ import subprocess
 import sys
 from io import StringIO
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
+from django.db import connection
 from oauth2_provider.models import get_access_token_model, get_application_model
 
 from api.models import ClientScopes
@@ -252,18 +254,30 @@ def test_a_failed_update_with_several_changes_applies_none(issued):
 # From the shell: exit status, one-line errors, help ------------------------------------------------
 
 
-def manage(*args):
-    return subprocess.run(
-        [sys.executable, "manage.py", *args],
-        cwd=PROJECT_ROOT,
-        env={**os.environ, "DJANGO_ENV": "development"},
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+@pytest.fixture
+def manage(django_db_setup, django_db_blocker):
+    """Run manage.py in a subprocess against the (migrated) test database."""
+    with django_db_blocker.unblock():
+        database = connection.settings_dict
+    # A socket directory as host is percent-encoded, as the settings read it.
+    host = quote(database["HOST"] or "127.0.0.1", safe="")
+    port = f":{database['PORT']}" if database["PORT"] else ""
+    url = f"postgres://{quote(database['USER'] or '')}@{host}{port}/{database['NAME']}"
+
+    def run(*args):
+        return subprocess.run(
+            [sys.executable, "manage.py", *args],
+            cwd=PROJECT_ROOT,
+            env={**os.environ, "DJANGO_ENV": "development", "DATABASE_URL": url},
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+
+    return run
 
 
-def test_a_failing_command_exits_non_zero_with_one_line():
+def test_a_failing_command_exits_non_zero_with_one_line(manage):
     completed = manage("update_api_client", "no-client-has-this-name", "--scopes", "product.read")
 
     assert completed.returncode == 1
@@ -279,7 +293,7 @@ def test_a_failing_command_exits_non_zero_with_one_line():
         ("update_api_client", "revoke its tokens at once"),
     ],
 )
-def test_every_command_explains_itself(command, phrase):
+def test_every_command_explains_itself(manage, command, phrase):
     completed = manage(command, "--help")
 
     assert completed.returncode == 0

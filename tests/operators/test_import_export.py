@@ -237,7 +237,8 @@ def test_a_line_that_is_not_json_is_rejected_and_can_be_fixed(tmp_path):
 def test_batches_stay_within_the_bulk_limits(tmp_path, monkeypatch):
     assert importing.batch_limit("products") == 2000
     assert importing.batch_limit("categories") == 1000
-    limits = {"products": 3, "categories": 2}
+    assert importing.batch_limit("clusters") == 1000
+    limits = {"products": 3, "categories": 2, "clusters": 1}
     monkeypatch.setattr(
         "api.management.commands.import_catalogue.batch_limit", lambda resource: limits[resource]
     )
@@ -431,3 +432,133 @@ def test_benchmark_import_file_with_one_bad_row_in_a_hundred(tmp_path):
     rejects_path.write_text(rejects_path.read_text().replace('"XX"', '"EN"'))
     assert "products: 2 created" in run("import_catalogue", str(rejects_path))
     assert Product.objects.count() == 200
+
+
+# Clusters -----------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def config_id() -> int:
+    from catalogue.models import ClusterConfig
+
+    return ClusterConfig.objects.create(name="shoes").pk
+
+
+def cluster_row(source_id: str, config: int, products: list[dict], **fields) -> dict:
+    return {
+        "type": "cluster",
+        "source": "erp",
+        "sourceId": source_id,
+        "code": source_id,
+        "clusterConfigId": config,
+        "names": [{"language": "EN", "value": f"Cluster {source_id}"}],
+        "parent": {"sourceId": "C-1"},
+        "products": products,
+        "options": [
+            {
+                "source": "erp",
+                "sourceId": f"{source_id}-warranty",
+                "names": [{"language": "EN", "value": "Warranty"}],
+                "products": [
+                    {
+                        k: v
+                        for k, v in product_row("W-1", "Warranty 2y").items()
+                        if k not in ("type", "parent")
+                    }
+                ],
+            }
+        ],
+        **fields,
+    }
+
+
+def nested_product(source_id: str, size: str) -> dict:
+    row = product_row(source_id, f"Shoe {size}", parent=None)
+    del row["type"]
+    row["attributes"] = [{"name": "SIZE", "value": size}]
+    return row
+
+
+def test_cluster_rows_import_with_their_products_and_options(tmp_path, config_id):
+    from catalogue.models import Cluster
+
+    path = write_ndjson(
+        tmp_path / "clusters.ndjson",
+        [
+            category_row("C-1", "Shoes"),
+            cluster_row(
+                "K-1", config_id, [nested_product("S-40", "40"), nested_product("S-41", "41")]
+            ),
+        ],
+    )
+
+    output = run("import_catalogue", str(path))
+
+    assert "clusters: 1 created, 0 updated, 0 unchanged, 0 skipped, 0 failed" in output
+    cluster = Cluster.objects.get(code="K-1")
+    assert sorted(Product.objects.filter(cluster=cluster).values_list("name_en", flat=True)) == [
+        "Shoe 40",
+        "Shoe 41",
+    ]
+    option = cluster.options.get()
+    assert list(option.products.values_list("name_en", flat=True)) == ["Warranty 2y"]
+
+    output = run("import_catalogue", str(path))
+    assert "clusters: 0 created, 0 updated, 1 unchanged" in output
+
+
+def test_a_cluster_whose_nested_product_fails_is_rejected_and_imports_once_fixed(
+    tmp_path, config_id
+):
+    from catalogue.models import Cluster
+
+    bad = nested_product("S-42", "42")
+    bad["status"] = "bogus"
+    path = write_ndjson(
+        tmp_path / "clusters.ndjson",
+        [
+            category_row("C-1", "Shoes"),
+            cluster_row("K-1", config_id, [nested_product("S-40", "40"), bad]),
+        ],
+    )
+
+    output, error = run_failing("import_catalogue", str(path))
+
+    assert "clusters: 0 created, 0 updated, 0 unchanged, 0 skipped, 1 failed" in output
+    assert "1 row(s) failed" in error
+    rejects = path.with_name("clusters.rejects.ndjson")
+    rejected = json.loads(rejects.read_text())
+    assert any(
+        message.startswith("products[1]: ")
+        for problem in rejected["_errors"]
+        for message in problem["messages"]
+    )
+    assert Product.objects.filter(cluster__code="K-1").count() == 1  # the good one is written
+
+    rejected["products"][1]["status"] = "A"
+    write_ndjson(rejects, [rejected])
+    output = run("import_catalogue", str(rejects))
+    assert "clusters: 0 created, 1 updated, 0 unchanged, 0 skipped, 0 failed" in output
+    assert Product.objects.filter(cluster=Cluster.objects.get(code="K-1")).count() == 2
+
+
+def test_an_export_with_clusters_imports_back_unchanged(tmp_path, config_id):
+    path = write_ndjson(
+        tmp_path / "clusters.ndjson",
+        [
+            category_row("C-1", "Shoes"),
+            cluster_row("K-1", config_id, [nested_product("S-40", "40")]),
+        ],
+    )
+    run("import_catalogue", str(path))
+    target = tmp_path / "export.ndjson"
+
+    run("export_catalogue", output=str(target))
+
+    lines = [json.loads(line) for line in target.read_text().splitlines()]
+    assert [line["type"] for line in lines] == ["category", "product", "product", "cluster"]
+    shoe = next(line for line in lines if line["sourceId"] == "S-40")
+    assert shoe["parent"] == {"clusterId": shoe["clusterId"]}
+    output = run("import_catalogue", str(target))
+    assert "Total: 0 created, 0 updated, 4 unchanged" in output
+    assert Product.objects.get(sources__source_id="S-40").cluster_id == shoe["clusterId"]

@@ -1,4 +1,4 @@
-"""Export categories and products as NDJSON or CSV, streaming, with the list filters."""
+"""Export categories, products and clusters as NDJSON or CSV, streaming, with the list filters."""
 
 import csv
 import io
@@ -21,9 +21,10 @@ from api.management.progress import Progress
 
 class Command(BaseCommand):
     help = (
-        "Stream categories and products to NDJSON (the records of GET /v2/<resource>/export, "
-        "each with a type field) or CSV, in id order, categories first. The file imports back "
-        "with import_catalogue."
+        "Stream categories, products and clusters to NDJSON (the records of "
+        "GET /v2/<resource>/export, each with a type field) or CSV, in id order, categories "
+        "first. The file imports back with import_catalogue; products in a cluster name it as "
+        "their parent."
     )
 
     def add_arguments(self, parser):
@@ -31,7 +32,7 @@ class Command(BaseCommand):
             "--resource",
             choices=RESOURCES,
             action="append",
-            help="Export only this resource (repeatable; default: categories and products).",
+            help="Export only this resource (repeatable; default: all of them).",
         )
         parser.add_argument(
             "--output", "-o", default="-", help="File to write (default: standard output)."
@@ -123,7 +124,11 @@ class Command(BaseCommand):
 
 
 def _named_parent(record: dict, pairs: dict[int, tuple[str, str]]) -> dict:
-    """Name the record's parent category by its source pair when it has one."""
+    """Name the record's parent category by its source pair when it has one; a product in a
+    cluster names its cluster, so that importing the line keeps it there."""
+    if record.get("clusterId") is not None:
+        record["parent"] = {"clusterId": record["clusterId"]}
+        return record
     parent = record.get("parent")
     if parent and set(parent) == {"id"} and parent["id"] in pairs:
         source, source_id = pairs[parent["id"]]

@@ -1,4 +1,4 @@
-"""Import categories and products from NDJSON or CSV through the API's bulk engine."""
+"""Import categories, products and clusters from NDJSON or CSV through the API's bulk engine."""
 
 from collections import Counter, defaultdict
 from pathlib import Path
@@ -32,9 +32,10 @@ ACTION_OUTCOME = {"create": "created", "update": "updated", "skip": "skipped", "
 
 class Command(BaseCommand):
     help = (
-        "Import categories and products from an NDJSON or CSV file in bulk batches (the same "
-        "rules as POST /v2/<resource>/bulk/<lookupKey>). Rows that fail go to a reject file "
-        "with their errors; re-running a file updates what it created."
+        "Import categories, products and clusters from an NDJSON or CSV file in bulk batches "
+        "(the same rules as POST /v2/<resource>/bulk/<lookupKey>; a cluster row may carry "
+        "products and options as in the cluster bulk, in NDJSON). Rows that fail go to a reject "
+        "file with their errors; re-running a file updates what it created."
     )
 
     def add_arguments(self, parser):
@@ -148,10 +149,10 @@ class Command(BaseCommand):
             return
         self.pending[row.resource].append(row)
         if len(self.pending[row.resource]) >= self.batch_sizes[row.resource]:
-            if row.resource == "products":
-                # Products name categories as parents: those read so far go in first.
-                self._flush("categories")
-            self._flush(row.resource)
+            # Products name categories as parents, clusters name both: what they may name and
+            # was read so far goes in first.
+            for resource in RESOURCES[: RESOURCES.index(row.resource) + 1]:
+                self._flush(resource)
 
     def _flush(self, resource: str) -> None:
         rows, self.pending[resource] = self.pending[resource], []
