@@ -317,6 +317,7 @@ def nested_result_schema() -> dict:
 
 class ClusterViewSet(RecordViewSet):
     resource = CLUSTERS_RESOURCE
+    bulk_actions = (*RecordViewSet.bulk_actions, "products_bulk", "options_bulk")
     extra_scopes = {
         "products": ["product.read"],
         "create_product": ["product.write"],
@@ -618,8 +619,9 @@ class ClusterViewSet(RecordViewSet):
             errors=[*CLUSTER_ERRORS, Code.SCHEMA_VALIDATION, Code.PAGINATION],
         ),
     )
-    @action(detail=True, methods=["get"])
-    def options(self, request, key, value):
+    # Not named `options`: that would shadow the view's handler of the OPTIONS method.
+    @action(detail=True, methods=["get"], url_path="options")
+    def list_options(self, request, key, value):
         params = request.query_params
         language = response_language(params.get("language"))
         expands = parse_expands(params.get("expands"), OPTIONS_RESOURCE.expands)
@@ -650,7 +652,7 @@ class ClusterViewSet(RecordViewSet):
             ],
         ),
     )
-    @options.mapping.post
+    @list_options.mapping.post
     def create_option(self, request, key, value):
         from api.etags import record_etag
 
@@ -862,6 +864,7 @@ OPTION_ERRORS = lookup_errors(OPTION_LOOKUP)
 
 class ClusterOptionViewSet(RecordViewSet):
     resource = OPTIONS_RESOURCE
+    bulk_actions = (*RecordViewSet.bulk_actions, "products_bulk")
     extra_scopes = {
         "products": ["product.read"],
         "assign_products": ["product.read"],
