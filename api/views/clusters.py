@@ -852,7 +852,11 @@ def _split_nested(raw, names: tuple[str, ...]) -> tuple[list, list, str | None]:
     return found[0], found[1], None
 
 
-def _without(raw: dict, names: tuple[str, ...]) -> dict:
+def _without(raw, names: tuple[str, ...]):
+    """The item without its nested arrays; an item that is no object stays as it is, for
+    build_items to refuse on its own."""
+    if not isinstance(raw, dict):
+        return raw
     return {k: v for k, v in raw.items() if k not in names}
 
 
