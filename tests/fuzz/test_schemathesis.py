@@ -45,6 +45,9 @@ def load_schema() -> schemathesis.BaseSchema:
     return schemathesis.openapi.from_dict(document, config=config)
 
 
+# The document describes an NDJSON body as a string (its lines): send the generated text as is.
+schemathesis.serializer.alias("application/x-ndjson", "text/plain")
+
 schema = load_schema()
 
 
