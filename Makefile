@@ -8,7 +8,7 @@ PYTEST_ARGS ?=
 # servers stay on one worker (see tests/conftest.py). `make test PYTEST_WORKERS=0` runs serially.
 PYTEST_WORKERS ?= 2
 
-.PHONY: venv run test lint format benchmark
+.PHONY: venv run test fuzz lint format benchmark
 
 venv: $(VENV)/.installed
 
@@ -21,7 +21,7 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt | $(BIN)/python
 	touch $@
 
 # The settings refuse the development secret key unless DJANGO_ENV says otherwise.
-run test benchmark: export DJANGO_ENV := development
+run test fuzz benchmark: export DJANGO_ENV := development
 
 # One supervisor owns the embedded PostgreSQL and gunicorn: Ctrl-C stops both within seconds.
 run: venv
@@ -29,6 +29,12 @@ run: venv
 
 test: venv
 	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
+
+# A longer fuzzing pass than the test suite's: more examples per operation, the coverage phase
+# (boundary values of every parameter) and longer stateful sequences. FUZZ_SEED varies the corner.
+FUZZ_EXAMPLES ?= 200
+fuzz: venv
+	FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) FUZZ_COVERAGE=1 FUZZ_STEPS=12 $(BIN)/pytest tests/fuzz $(PYTEST_ARGS)
 
 lint: venv
 	$(BIN)/ruff check .

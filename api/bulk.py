@@ -9,7 +9,7 @@ import orjson
 from rest_framework.response import Response
 
 from api.exceptions import ApiError
-from api.inputs import find_bad_text
+from api.inputs import find_bad_text, printable
 from api.parsers import reject_empty_body
 from api.results import item_result, summary
 from api.structs import schema_error
@@ -168,7 +168,7 @@ def build_items(
             continue
         problem = find_bad_text(raw)
         if problem is not None:
-            item.key_value = raw.get(key.fields[-1])
+            item.key_value = _echoed_key(raw.get(key.fields[-1]))
             item.fail(CatalogueError(Code.SCHEMA_VALIDATION, problem))
             continue
         read = key.read(raw)
@@ -194,6 +194,14 @@ def build_items(
         except CatalogueError as error:
             item.fail(error)
     return items
+
+
+def _echoed_key(value):
+    """The key of an item refused for unstorable text, as its result may show it: a lone
+    surrogate cannot even be rendered as JSON, so text comes back escaped."""
+    if isinstance(value, str):
+        return printable(value)
+    return None if find_bad_text(value) is not None else value
 
 
 def item_results(items: list[BulkItem], lookup_key: str, dry_run: bool) -> list[dict]:

@@ -4,6 +4,7 @@ from collections.abc import Iterator
 from itertools import islice
 
 import orjson
+from django.core.exceptions import EmptyResultSet
 from django.db import connection
 from django.http import StreamingHttpResponse
 
@@ -55,6 +56,11 @@ def export_sql_response(json_sql: str, filtered=None) -> StreamingHttpResponse:
     params = None  # the JSON SQL has no placeholders; a filter brings its own
     sql = json_sql
     if filtered is not None:
-        ids_sql, params = filtered.order_by().values("pk").query.sql_with_params()
+        try:
+            ids_sql, params = filtered.order_by().values("pk").query.sql_with_params()
+        except EmptyResultSet:
+            # Django proved the filter matches nothing (`sourceIds` empty, `.none()`): there is
+            # no SQL to embed, and no line to send.
+            return _streaming(iter(()))
         sql += f" WHERE p.id IN ({ids_sql})"
     return _streaming(_copy_lines(sql + " ORDER BY p.id", params))

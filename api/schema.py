@@ -40,8 +40,10 @@ SECURITY_SCHEME = "oauth2"
 NDJSON = "application/x-ndjson"
 TIMESTAMP_PATTERN = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$"
 
-# Errors any authenticated /v2/ operation can answer with, whatever it does.
-COMMON_ERRORS = (401, 403, 429, 500)
+# Errors any authenticated /v2/ operation can answer with, whatever it does. A path or query
+# parameter holding text PostgreSQL cannot store (NUL, a lone surrogate) is refused with 10007
+# before the operation runs, whichever it is.
+COMMON_ERRORS = (Code.SCHEMA_VALIDATION, 401, 403, 429, 500)
 # Errors of an operation that reads a JSON body.
 BODY_ERRORS = (
     Code.INVALID_JSON_PAYLOAD,

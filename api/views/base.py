@@ -67,11 +67,13 @@ class RecordViewSet(ApiViewSet):
     """Every standard endpoint of a resource, from its declaration."""
 
     resource: Resource
+    # Actions whose body is a bulk of items built by build_items.
+    bulk_actions: tuple[str, ...] = ("bulk_upsert", "bulk_delete")
 
     @property
     def checks_text_per_item(self) -> bool:
         """Bulk bodies are checked item by item (build_items), so one bad item fails alone."""
-        return getattr(self, "action", None) in ("bulk_upsert", "bulk_delete")
+        return getattr(self, "action", None) in self.bulk_actions
 
     @classmethod
     def get_extra_actions(cls):

@@ -317,6 +317,7 @@ def nested_result_schema() -> dict:
 
 class ClusterViewSet(RecordViewSet):
     resource = CLUSTERS_RESOURCE
+    bulk_actions = (*RecordViewSet.bulk_actions, "products_bulk", "options_bulk")
     extra_scopes = {
         "products": ["product.read"],
         "create_product": ["product.write"],
@@ -785,6 +786,7 @@ OPTION_ERRORS = lookup_errors(OPTION_LOOKUP)
 
 class ClusterOptionViewSet(RecordViewSet):
     resource = OPTIONS_RESOURCE
+    bulk_actions = (*RecordViewSet.bulk_actions, "products_bulk")
     extra_scopes = {
         "products": ["product.read"],
         "assign_products": ["product.read"],
