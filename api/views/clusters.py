@@ -8,8 +8,9 @@ from msgspec import UNSET, Struct, UnsetType
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
+from api.auth import require_scopes
 from api.bulk import BulkKey, build_items, read_bulk_request, results_response
-from api.cluster_bulk import nested_clusters, nested_results
+from api.cluster_bulk import names_products, nested_clusters, nested_results
 from api.envelope import done, paged, parse_page, single
 from api.etags import record_etag
 from api.exceptions import ApiError
@@ -327,7 +328,6 @@ class ClusterViewSet(RecordViewSet):
         "assign_products": ["product.read"],
         "unassign_products": ["product.read"],
         "products_bulk": ["product.write"],
-        "bulk_upsert": ["product.write"],
     }
 
     def cluster_id(self, key, value) -> int:
@@ -739,7 +739,7 @@ class ClusterViewSet(RecordViewSet):
             "source and sourceId, `code` by sku (products) or source and sourceId (options). "
             "One result per cluster with its nested results under `products` and `options`; an "
             "item fails alone, and the items below a failed cluster or option are not applied. "
-            "More than 1000 clusters: 413."
+            "More than 1000 clusters: 413. Needs product.write too when products are nested."
         ),
         request={
             "application/json": ref("ClusterNestedBulk"),
@@ -762,6 +762,8 @@ class ClusterViewSet(RecordViewSet):
             limit=resource.bulk_limit,
             field_names=resource.directive_fields,
         )
+        if names_products(bulk.raw_items):
+            require_scopes(request, ["product.write"])
         nested = nested_clusters(bulk.raw_items, key, bulk_key)
         with transaction.atomic():
             services.cluster_bulk_upsert(

@@ -1,6 +1,8 @@
 """The scopes every cluster, cluster option and cluster config operation needs: exactly those
 are enough, one fewer is a 403 naming it (and nothing changes), no token is a 401."""
 
+import json
+
 import pytest
 
 from catalogue.records import RecordChanges
@@ -47,7 +49,29 @@ OPERATIONS = [
     ("POST", f"{C}/options", {"names": ls(EN="N")}, ["cluster.write"]),
     ("POST", f"{C}/options/bulk", {"clusteroptions": []}, ["cluster.write"]),
     ("POST", "/v2/clusters/bulk/code/delete", {"clusters": []}, ["cluster.write"]),
-    ("POST", "/v2/clusters/bulk/code", {"clusters": []}, ["cluster.write", "product.write"]),
+    ("POST", "/v2/clusters/bulk/code", {"clusters": []}, ["cluster.write"]),
+    (
+        "POST",
+        "/v2/clusters/bulk/code",
+        {"clusters": [{"code": "SH-1", "options": [{"sourceId": "O-1", "products": []}]}]},
+        ["cluster.write"],
+    ),
+    (
+        "POST",
+        "/v2/clusters/bulk/code",
+        {"clusters": [{"code": "SH-1", "products": [{"sku": "S-1"}]}]},
+        ["cluster.write", "product.write"],
+    ),
+    (
+        "POST",
+        "/v2/clusters/bulk/code",
+        {
+            "clusters": [
+                {"code": "SH-1", "options": [{"sourceId": "O-1", "products": [{"sku": "S-1"}]}]}
+            ]
+        },
+        ["cluster.write", "product.write"],
+    ),
     ("GET", f"{C}/products", None, ["cluster.read", "product.read"]),
     ("GET", f"{C}/products/sku/S-1", None, ["cluster.read", "product.read"]),
     (
@@ -117,7 +141,7 @@ OPERATIONS = [
 
 def _ids(operation) -> str:
     method, path, body, _ = operation
-    return f"{method} {path}" + (" +products" if body and "products" in body else "")
+    return f"{method} {path}" + (" +products" if body and '"sku"' in json.dumps(body) else "")
 
 
 @pytest.fixture(scope="module")
