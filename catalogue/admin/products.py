@@ -4,7 +4,7 @@ through the services, and lists that stay fast on a large catalogue."""
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.helpers import ActionForm
-from django.contrib.admin.widgets import FilteredSelectMultiple
+from django.contrib.admin.widgets import AutocompleteSelect, FilteredSelectMultiple
 from django.utils.html import format_html
 
 from catalogue.admin.base import (
@@ -95,7 +95,11 @@ class ActionCategoryField(CategoryChoiceField):
 
 class ProductActionForm(ActionForm):
     status = forms.ChoiceField(choices=[("", "status…"), *ProductStatus.choices], required=False)
-    category = ActionCategoryField(required=False, empty_label="category…")
+    # Searched as typed (the category admin's search), not listed: a catalogue has thousands.
+    category = ActionCategoryField(
+        required=False,
+        widget=AutocompleteSelect(Product._meta.get_field("categories"), admin.site),
+    )
 
 
 @admin.register(Product)
