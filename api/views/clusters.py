@@ -612,7 +612,10 @@ class ClusterViewSet(RecordViewSet):
     @extend_schema(
         operation_id="clusters_options_list",
         summary="List the options of a cluster",
-        description="Ordered by sortOrder, then id, unless `sort` says otherwise.",
+        description=(
+            "Ordered by sortOrder, then id, unless `sort` says otherwise. With the `sourceId` "
+            "lookup, `source` names the cluster and does not filter the options."
+        ),
         parameters=[
             *lookup_parameters(CLUSTER_LOOKUP),
             *list_parameters(OPTIONS_RESOURCE.filterset, OPTIONS_RESOURCE.expands),
@@ -628,7 +631,13 @@ class ClusterViewSet(RecordViewSet):
     @action(detail=True, methods=["get"], url_path="options")
     def option_list(self, request, key, value):
         resource = OPTIONS_RESOURCE
-        params = params_from_query(request.query_params, resource.filterset, resource.expands)
+        query = request.query_params
+        lookup = CLUSTER_LOOKUP.keys.get(key)
+        if lookup is not None and lookup.companion:
+            # `?source=` completes the cluster's lookup here; it is not a filter of the options.
+            query = query.copy()
+            query.pop(lookup.companion, None)
+        params = params_from_query(query, resource.filterset, resource.expands)
         cluster_id = self.cluster_id(key, value)
         if not params.sort:
             params.sort = [("sortOrder", False)]
