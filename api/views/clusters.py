@@ -316,6 +316,40 @@ def nested_result_schema() -> dict:
     }
 
 
+def product_list_schema(operation_id: str, summary: str, lookup) -> dict:
+    """The OpenAPI operation of a list of products below a record, ordered by id."""
+    return {
+        "operation_id": operation_id,
+        "summary": summary,
+        "description": "Ordered by id.",
+        "parameters": [
+            *lookup_parameters(lookup),
+            *page_parameters(),
+            language_parameter(),
+            expands_parameter(PRODUCTS_RESOURCE.expands),
+        ],
+        "responses": envelope_responses(
+            200,
+            "Product",
+            envelope="list",
+            errors=[*lookup_errors(lookup), Code.SCHEMA_VALIDATION, Code.PAGINATION],
+        ),
+    }
+
+
+def product_page(request, ids: list[int]):
+    """One page of these products (ids in order) in the list envelope."""
+    params = request.query_params
+    language = response_language(params.get("language"))
+    expands = parse_expands(params.get("expands"), PRODUCTS_RESOURCE.expands)
+    page = parse_page(params.get("page"), params.get("offset"))
+    chunk = ids[page.first_index : page.first_index + page.size]
+    by_id = PRODUCTS_RESOURCE.queryset().in_bulk(chunk) if chunk else {}
+    records = [by_id[pk] for pk in chunk if pk in by_id]
+    rows = PRODUCTS_RESOURCE.present(records, language=language, expands=expands)
+    return paged(rows, page, len(ids))
+
+
 class ClusterViewSet(RecordViewSet):
     resource = CLUSTERS_RESOURCE
     bulk_actions = (*RecordViewSet.bulk_actions, "products_bulk", "options_bulk")
@@ -335,39 +369,14 @@ class ClusterViewSet(RecordViewSet):
 
     # Products ------------------------------------------------------------------------------
     @extend_schema(
-        operation_id="clusters_products_list",
-        summary="List the products of a cluster",
-        description="Ordered by id.",
-        parameters=[
-            *lookup_parameters(CLUSTER_LOOKUP),
-            *page_parameters(),
-            language_parameter(),
-            expands_parameter(PRODUCTS_RESOURCE.expands),
-        ],
-        responses=envelope_responses(
-            200,
-            "Product",
-            envelope="list",
-            errors=[*CLUSTER_ERRORS, Code.SCHEMA_VALIDATION, Code.PAGINATION],
-        ),
+        **product_list_schema(
+            "clusters_products_list", "List the products of a cluster", CLUSTER_LOOKUP
+        )
     )
     @action(detail=True, methods=["get"])
     def products(self, request, key, value):
-        params = request.query_params
-        language = response_language(params.get("language"))
-        expands = parse_expands(params.get("expands"), PRODUCTS_RESOURCE.expands)
-        page = parse_page(params.get("page"), params.get("offset"))
         cluster_id = self.cluster_id(key, value)
-        ids = services.cluster_product_ids(cluster_id)
-        start = page.first_index
-        return paged(
-            self.products_of(ids[start : start + page.size], language, expands), page, len(ids)
-        )
-
-    def products_of(self, ids, language, expands) -> list[dict]:
-        by_id = PRODUCTS_RESOURCE.queryset().in_bulk(ids) if ids else {}
-        records = [by_id[pk] for pk in ids if pk in by_id]
-        return PRODUCTS_RESOURCE.present(records, language=language, expands=expands)
+        return product_page(request, services.cluster_product_ids(cluster_id))
 
     @extend_schema(
         operation_id="clusters_products_create",
@@ -806,39 +815,17 @@ class ClusterOptionViewSet(RecordViewSet):
     }
 
     @extend_schema(
-        operation_id="clusteroptions_products_list",
-        summary="List the selectable products of an option",
-        parameters=[
-            *lookup_parameters(OPTION_LOOKUP),
-            *page_parameters(),
-            language_parameter(),
-            expands_parameter(PRODUCTS_RESOURCE.expands),
-        ],
-        responses=envelope_responses(
-            200,
-            "Product",
-            envelope="list",
-            errors=[*OPTION_ERRORS, Code.SCHEMA_VALIDATION, Code.PAGINATION],
-        ),
+        **product_list_schema(
+            "clusteroptions_products_list",
+            "List the selectable products of an option",
+            OPTION_LOOKUP,
+        )
     )
     @action(detail=True, methods=["get"])
     def products(self, request, key, value):
-        params = request.query_params
-        language = response_language(params.get("language"))
-        expands = parse_expands(params.get("expands"), PRODUCTS_RESOURCE.expands)
-        page = parse_page(params.get("page"), params.get("offset"))
         option_id = self.resolve_id(key, value)
-        ids = list(
-            Product.objects.filter(selectable_in__option_id=option_id)
-            .order_by("pk")
-            .values_list("pk", flat=True)
-        )
-        start = page.first_index
-        chunk = ids[start : start + page.size]
-        by_id = PRODUCTS_RESOURCE.queryset().in_bulk(chunk) if chunk else {}
-        records = [by_id[pk] for pk in chunk if pk in by_id]
-        rows = PRODUCTS_RESOURCE.present(records, language=language, expands=expands)
-        return paged(rows, page, len(ids))
+        ids = Product.objects.filter(selectable_in__option_id=option_id).order_by("pk")
+        return product_page(request, list(ids.values_list("pk", flat=True)))
 
     def _change(self, key, value, operation):
         option_id = self.resolve_id(key, value)
