@@ -24,7 +24,7 @@ from django.conf import settings
 from drf_spectacular.drainage import warn
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.openapi import AutoSchema
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiRequest, OpenApiResponse
 from rest_framework.permissions import SAFE_METHODS
 
 from api.envelope import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
@@ -649,8 +649,26 @@ def bulk_parameters(resource, *, upsert: bool) -> list[OpenApiParameter]:
     return parameters
 
 
+def with_example(request: dict, example) -> dict:
+    """A request body (media type -> schema) whose JSON form carries this example."""
+    if example is None:
+        return request
+    json_body = OpenApiRequest(
+        request["application/json"],
+        examples=[OpenApiExample("Example", value=example, request_only=True)],
+    )
+    return {**request, "application/json": json_body}
+
+
 def standard_operation(resource, action: str) -> dict | None:
     """The documentation of a standard operation of a resource, from its declaration."""
+    operation = _standard_operation(resource, action)
+    if operation is not None and "request" in operation:
+        operation["request"] = with_example(operation["request"], resource.examples.get(action))
+    return operation
+
+
+def _standard_operation(resource, action: str) -> dict | None:
     entity, name = resource.entity, resource.name
     noun = resource.spec.noun
     lookup = lookup_errors(resource.lookup)

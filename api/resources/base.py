@@ -163,6 +163,9 @@ class Resource:
     # Operation descriptions and extra error codes beyond the derived ones.
     descriptions: ClassVar[dict[str, str]] = {}
     extra_errors: ClassVar[dict[str, tuple[Code, ...]]] = {}
+    # Request body examples for the OpenAPI document, by operation (create, partial_update,
+    # search, bulk_upsert, bulk_delete).
+    examples: ClassVar[dict[str, Any]] = {}
     # The domain's single-record writes (catalogue.services.records.RecordWrites).
     writes: ClassVar[Any]
     # The standard operations the resource offers (see api/views/base.py).

@@ -78,6 +78,42 @@ class Categories(Resource):
         "destroy": (Code.CATEGORY_NOT_EMPTY,),
     }
 
+    examples = {
+        "create": {
+            "source": "erp",
+            "sourceId": "CAT-VALVES",
+            "names": [
+                {"language": "EN", "value": "Valves"},
+                {"language": "NL", "value": "Kranen"},
+                {"language": "DE", "value": "Ventile"},
+            ],
+            "parent": {"source": "erp", "sourceId": "CAT-PLUMBING"},
+        },
+        "partial_update": {"parent": {"id": 7}, "priority": 2},
+        "search": {
+            "filters": {"term": "valves", "parentIds": [7]},
+            "sort": [{"field": "name", "order": "ASC"}],
+            "language": "DE",
+            "expands": ["path"],
+        },
+        "bulk_upsert": {
+            "categories": [
+                {
+                    "source": "erp",
+                    "sourceId": "CAT-PLUMBING",
+                    "names": [{"language": "EN", "value": "Plumbing"}],
+                },
+                {
+                    "source": "erp",
+                    "sourceId": "CAT-VALVES",
+                    "names": [{"language": "EN", "value": "Valves"}],
+                    "parent": {"source": "erp", "sourceId": "CAT-PLUMBING"},
+                },
+            ]
+        },
+        "bulk_delete": {"categories": [{"source": "erp", "sourceId": "CAT-VALVES"}]},
+    }
+
     def relation_changes(self, item, changes, prefix):
         if item.parent is not UNSET:
             own_source = item.source if item.source is not UNSET else None

@@ -134,6 +134,19 @@ class ClusterConfigs(Resource):
         "destroy": (Code.CLUSTER_CONFIG_IN_USE,),
     }
 
+    examples = {
+        "create": {
+            "name": "shoes",
+            "settings": [
+                {"attributeName": "SIZE", "displayType": "dropdown", "priority": 1},
+                {"attributeName": "COLOR", "displayType": "color", "priority": 2},
+            ],
+        },
+        # The name cannot change: sending the stored one is accepted, another is refused.
+        "partial_update": {"name": "shoes"},
+        "search": {"filters": {"names": ["shoes"]}},
+    }
+
     def relation_changes(self, item, changes, prefix):
         if item.settings is not UNSET:
             changes.relations["settings"] = [setting_changes(s) for s in item.settings]
@@ -219,6 +232,27 @@ class Clusters(Resource):
     extra_errors = {
         "create": (Code.PARENT_CATEGORY_NOT_FOUND, Code.CLUSTER_CONFIG_NOT_FOUND),
         "partial_update": (Code.PARENT_CATEGORY_NOT_FOUND, Code.CLUSTER_CONFIG_NOT_FOUND),
+    }
+
+    examples = {
+        "create": {
+            "source": "erp",
+            "sourceId": "CL-RUNNER",
+            "code": "RUNNER",
+            "clusterConfigId": 3,
+            "names": [
+                {"language": "EN", "value": "Trail runner"},
+                {"language": "NL", "value": "Trailschoen"},
+            ],
+            "parent": {"source": "erp", "sourceId": "CAT-SHOES"},
+        },
+        "partial_update": {"defaultProductId": 1205, "hidden": "N"},
+        "search": {
+            "filters": {"term": "runner", "clusterConfigIds": [3]},
+            "sort": [{"field": "code", "order": "ASC"}],
+            "expands": ["products"],
+        },
+        "bulk_delete": {"clusters": [{"source": "erp", "sourceId": "CL-RUNNER"}]},
     }
 
     def relation_changes(self, item, changes, prefix):
@@ -367,6 +401,22 @@ class ClusterOptions(Resource):
         "destroy": "Its products stay in the catalogue.",
     }
     extra_errors = {"partial_update": (Code.PRODUCT_NOT_FOUND,)}
+
+    examples = {
+        "partial_update": {"isRequired": "Y", "sortOrder": 2, "defaultProductId": 1310},
+        "search": {"filters": {"hidden": "N"}, "sort": [{"field": "id", "order": "DESC"}]},
+        "bulk_upsert": {
+            "clusteroptions": [
+                {
+                    "source": "erp",
+                    "sourceId": "OPT-WARRANTY",
+                    "names": [{"language": "EN", "value": "Extended warranty"}],
+                    "isRequired": "N",
+                    "sortOrder": 1,
+                }
+            ]
+        },
+    }
 
     def relation_changes(self, item, changes, prefix):
         if item.productIds is not UNSET:

@@ -145,6 +145,52 @@ class Products(Resource):
         "partial_update": (Code.PARENT_CATEGORY_NOT_FOUND, Code.PARENT_CLUSTER_NOT_FOUND),
     }
 
+    examples = {
+        "create": {
+            "source": "erp",
+            "sourceId": "P-1001",
+            "sku": "BV-1001",
+            "names": [
+                {"language": "EN", "value": "Brass ball valve 1/2 inch"},
+                {"language": "NL", "value": "Messing kogelkraan 1/2 inch"},
+            ],
+            "status": "A",
+            "parent": {"source": "erp", "sourceId": "CAT-VALVES"},
+            "attributes": [
+                {"name": "SIZE", "value": "1/2"},
+                {"name": "MATERIAL", "value": "brass"},
+            ],
+        },
+        "partial_update": {"status": "T", "weight": 0.35},
+        "search": {
+            "filters": {"term": "brass valve", "statuses": ["A", "T"], "categoryIds": [12]},
+            "sort": [{"field": "lastModifiedAt", "order": "DESC"}],
+            "page": 1,
+            "offset": 50,
+            "language": "NL",
+            "expands": ["categories"],
+        },
+        "bulk_upsert": {
+            "products": [
+                {
+                    "source": "erp",
+                    "sourceId": "P-1001",
+                    "sku": "BV-1001",
+                    "names": [{"language": "EN", "value": "Brass ball valve 1/2 inch"}],
+                    "parent": {"source": "erp", "sourceId": "CAT-VALVES"},
+                },
+                {
+                    "source": "erp",
+                    "sourceId": "P-1002",
+                    "names": [{"language": "EN", "value": "Brass ball valve 3/4 inch"}],
+                    "status": "N",
+                },
+            ],
+            "directives": [{"operation": "skipIfNotEmpty", "fields": ["names"]}],
+        },
+        "bulk_delete": {"products": [{"source": "erp", "sourceId": "P-1002"}]},
+    }
+
     def relation_changes(self, item, changes, prefix):
         if item.parent is UNSET:
             return

@@ -32,6 +32,7 @@ from api.schema import (
     resource_properties,
     results_responses,
     struct_body,
+    with_example,
 )
 from api.structs import convert
 from api.views.base import RecordViewSet
@@ -81,6 +82,10 @@ def category_product_schema() -> dict:
     )
 
 
+MEMBERSHIP_EXAMPLE = {
+    "products": [{"id": 1205}, {"source": "erp", "sourceId": "P-1001"}],
+    "clusters": [{"source": "erp", "sourceId": "CL-RUNNER"}],
+}
 MEMBER_SCOPES = {"product.read": "products", "cluster.read": "clusters"}
 MEMBER_SCOPE_NOTE = (
     " Needs product.read too when products are named, cluster.read when clusters are."
@@ -247,7 +252,7 @@ class CategoryViewSet(RecordViewSet):
             "on success, else `error` with 80006 / 20006 (no such product / cluster), 30004 "
             "(already in the category) or 10017 (bad or repeated reference)." + MEMBER_SCOPE_NOTE
         ),
-        request=struct_body(MembershipBody),
+        request=with_example(struct_body(MembershipBody), MEMBERSHIP_EXAMPLE),
         parameters=lookup_parameters(LOOKUP),
         responses=results_responses(errors=[*BODY_ERRORS, *lookup_errors(LOOKUP)]),
     )
@@ -270,7 +275,7 @@ class CategoryViewSet(RecordViewSet):
             "product / cluster), 30006 (not in the category), 30010 (it is the primary "
             "category) or 10017 (bad or repeated reference)." + MEMBER_SCOPE_NOTE
         ),
-        request=struct_body(MembershipBody),
+        request=with_example(struct_body(MembershipBody), MEMBERSHIP_EXAMPLE),
         parameters=lookup_parameters(LOOKUP),
         responses=results_responses(errors=[*BODY_ERRORS, *lookup_errors(LOOKUP)]),
     )

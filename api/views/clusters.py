@@ -49,6 +49,7 @@ from api.schema import (
     ref,
     results_responses,
     struct_body,
+    with_example,
 )
 from api.structs import convert
 from api.views.base import BULK_PATH, RecordViewSet
@@ -61,6 +62,49 @@ from catalogue.services.categories import CATEGORIES
 from catalogue.services.products import PRODUCTS
 
 MAX_MOVE_ITEMS = 100
+
+# Request examples of the OpenAPI document.
+PRODUCT_REFS_EXAMPLE = {"products": [{"id": 1205}, {"source": "erp", "sourceId": "P-1206"}]}
+CLUSTER_PRODUCT_EXAMPLE = {
+    "source": "erp",
+    "sourceId": "P-RUNNER-42",
+    "sku": "RUN-42-BLUE",
+    "names": [{"language": "EN", "value": "Trail runner, size 42, blue"}],
+    "attributes": [{"name": "SIZE", "value": "42"}, {"name": "COLOR", "value": "blue"}],
+}
+NESTED_BULK_EXAMPLE = {
+    "clusters": [
+        {
+            "source": "erp",
+            "sourceId": "CL-RUNNER",
+            "code": "RUNNER",
+            "clusterConfigId": 3,
+            "names": [{"language": "EN", "value": "Trail runner"}],
+            "parent": {"source": "erp", "sourceId": "CAT-SHOES"},
+            "products": [
+                CLUSTER_PRODUCT_EXAMPLE,
+                {
+                    "source": "erp",
+                    "sourceId": "P-RUNNER-43",
+                    "sku": "RUN-43-BLUE",
+                    "names": [{"language": "EN", "value": "Trail runner, size 43, blue"}],
+                    "attributes": [
+                        {"name": "SIZE", "value": "43"},
+                        {"name": "COLOR", "value": "blue"},
+                    ],
+                },
+            ],
+            "options": [
+                {
+                    "source": "erp",
+                    "sourceId": "OPT-LACES",
+                    "names": [{"language": "EN", "value": "Spare laces"}],
+                    "products": [{"source": "erp", "sourceId": "P-LACES-BLUE", "sku": "LACE-B"}],
+                }
+            ],
+        }
+    ]
+}
 PRODUCT_KEY = r"(?P<product_key>[^/]+)/(?P<product_value>[^/]+)"
 
 
@@ -106,7 +150,10 @@ class ClusterConfigViewSet(RecordViewSet):
             "`attributeName` (like a product attribute name) must be new in the config (409, "
             "21006); `displayType` is dropdown, radio, image or color, in any case."
         ),
-        request=struct_body(SettingWrite),
+        request=with_example(
+            struct_body(SettingWrite),
+            {"attributeName": "WIDTH", "displayType": "radio", "priority": 3},
+        ),
         parameters=lookup_parameters(CONFIG_LOOKUP),
         responses=envelope_responses(
             201,
@@ -135,7 +182,7 @@ class ClusterConfigViewSet(RecordViewSet):
         operation_id="clusterconfigs_settings_partial_update",
         summary="Change a setting of a cluster config",
         description="`displayType` and `priority` change; `attributeName` cannot.",
-        request=struct_body(SettingPatch),
+        request=with_example(struct_body(SettingPatch), {"displayType": "image", "priority": 2}),
         parameters=[
             *lookup_parameters(CONFIG_LOOKUP),
             OpenApiParameter("setting_id", int, OpenApiParameter.PATH),
@@ -382,7 +429,7 @@ class ClusterViewSet(RecordViewSet):
         operation_id="clusters_products_create",
         summary="Create a product inside a cluster",
         description="The product body; the product joins this cluster. Needs product.write too.",
-        request=struct_body(PRODUCTS_RESOURCE.write_struct),
+        request=with_example(struct_body(PRODUCTS_RESOURCE.write_struct), CLUSTER_PRODUCT_EXAMPLE),
         parameters=lookup_parameters(CLUSTER_LOOKUP),
         responses=envelope_responses(
             201, "Product", errors=[*BODY_ERRORS, *CLUSTER_ERRORS, Code.PRODUCT_EXISTS]
@@ -449,7 +496,10 @@ class ClusterViewSet(RecordViewSet):
     @extend_schema(
         operation_id="clusters_products_partial_update",
         summary="Change a product of a cluster",
-        request=struct_body(PRODUCTS_RESOURCE.write_struct),
+        request=with_example(
+            struct_body(PRODUCTS_RESOURCE.write_struct),
+            PRODUCTS_RESOURCE.examples["partial_update"],
+        ),
         parameters=[*_product_parameters(), IF_MATCH, etag_header(200)],
         responses=envelope_responses(
             200,
@@ -496,7 +546,7 @@ class ClusterViewSet(RecordViewSet):
             "Products leave their category or cluster. One result per reference: `move`, or "
             "`error` with 80006 (no such product) or 10017 (a reference named twice)."
         ),
-        request=struct_body(ProductRefs),
+        request=with_example(struct_body(ProductRefs), PRODUCT_REFS_EXAMPLE),
         parameters=lookup_parameters(CLUSTER_LOOKUP),
         responses=results_responses(errors=[*BODY_ERRORS, *CLUSTER_ERRORS]),
     )
@@ -520,7 +570,10 @@ class ClusterViewSet(RecordViewSet):
             "`cluster`; none or both is a 400 (10017). One result per reference: `move`, or "
             "`error` with 80006 (no such product) or 20009 (not in this cluster)."
         ),
-        request=struct_body(UnassignBody),
+        request=with_example(
+            struct_body(UnassignBody),
+            {"products": [{"id": 1205}], "category": {"source": "erp", "sourceId": "CAT-SHOES"}},
+        ),
         parameters=lookup_parameters(CLUSTER_LOOKUP),
         responses=results_responses(
             errors=[
@@ -570,7 +623,9 @@ class ClusterViewSet(RecordViewSet):
             "by source and sourceId, `code` by sku. Every product written joins this cluster "
             "(unless skipMoveOnUpdate keeps an existing one where it is). One result per item."
         ),
-        request=bulk_body(PRODUCTS_RESOURCE),
+        request=with_example(
+            bulk_body(PRODUCTS_RESOURCE), PRODUCTS_RESOURCE.examples["bulk_upsert"]
+        ),
         parameters=lookup_parameters(CLUSTER_LOOKUP),
         responses=results_responses(
             errors=[*BODY_ERRORS, *CLUSTER_ERRORS, Code.INVALID_LOOKUP_KEY]
@@ -663,7 +718,17 @@ class ClusterViewSet(RecordViewSet):
         operation_id="clusters_options_create",
         summary="Create an option in a cluster",
         description="`productIds` are the selectable products; `defaultProductId` one of them.",
-        request=struct_body(OPTIONS_RESOURCE.write_struct),
+        request=with_example(
+            struct_body(OPTIONS_RESOURCE.write_struct),
+            {
+                "source": "erp",
+                "sourceId": "OPT-WARRANTY",
+                "names": [{"language": "EN", "value": "Extended warranty"}],
+                "isRequired": "N",
+                "productIds": [1310, 1311],
+                "defaultProductId": 1310,
+            },
+        ),
         parameters=lookup_parameters(CLUSTER_LOOKUP),
         responses=envelope_responses(
             201,
@@ -695,7 +760,7 @@ class ClusterViewSet(RecordViewSet):
             "Items are matched by the kind of the cluster's lookup key: `id` by id, `sourceId` "
             "(and `code`) by source and sourceId. One result per item."
         ),
-        request=bulk_body(OPTIONS_RESOURCE),
+        request=with_example(bulk_body(OPTIONS_RESOURCE), OPTIONS_RESOURCE.examples["bulk_upsert"]),
         parameters=lookup_parameters(CLUSTER_LOOKUP),
         responses=results_responses(errors=[*BODY_ERRORS, *CLUSTER_ERRORS]),
     )
@@ -759,10 +824,13 @@ class ClusterViewSet(RecordViewSet):
             "item fails alone, and the items below a failed cluster or option are not applied. "
             "More than 1000 clusters: 413. Needs product.write too when products are nested."
         ),
-        request={
-            "application/json": ref("ClusterNestedBulk"),
-            NDJSON: {"type": "string", "description": "NDJSON: one cluster item per line."},
-        },
+        request=with_example(
+            {
+                "application/json": ref("ClusterNestedBulk"),
+                NDJSON: {"type": "string", "description": "NDJSON: one cluster item per line."},
+            },
+            NESTED_BULK_EXAMPLE,
+        ),
         parameters=bulk_parameters(CLUSTERS_RESOURCE, upsert=True),
         responses=results_responses(errors=BULK_ERRORS, envelope="ClusterResultsEnvelope"),
     )
@@ -842,7 +910,7 @@ class ClusterOptionViewSet(RecordViewSet):
         operation_id="clusteroptions_products_assign",
         summary="Make products selectable in an option",
         description="They stay where they are. One result per reference.",
-        request=struct_body(ProductRefs),
+        request=with_example(struct_body(ProductRefs), PRODUCT_REFS_EXAMPLE),
         parameters=lookup_parameters(OPTION_LOOKUP),
         responses=results_responses(errors=[*BODY_ERRORS, *OPTION_ERRORS]),
     )
@@ -854,7 +922,7 @@ class ClusterOptionViewSet(RecordViewSet):
         operation_id="clusteroptions_products_unassign",
         summary="Make products no longer selectable in an option",
         description="They stay in the catalogue. One result per reference.",
-        request=struct_body(ProductRefs),
+        request=with_example(struct_body(ProductRefs), PRODUCT_REFS_EXAMPLE),
         parameters=lookup_parameters(OPTION_LOOKUP),
         responses=results_responses(errors=[*BODY_ERRORS, *OPTION_ERRORS]),
     )
@@ -869,7 +937,9 @@ class ClusterOptionViewSet(RecordViewSet):
             "Items are matched by the kind of the option's lookup key (`id` by id, `sourceId` "
             "by source and sourceId). One result per item."
         ),
-        request=bulk_body(PRODUCTS_RESOURCE),
+        request=with_example(
+            bulk_body(PRODUCTS_RESOURCE), PRODUCTS_RESOURCE.examples["bulk_upsert"]
+        ),
         parameters=lookup_parameters(OPTION_LOOKUP),
         responses=results_responses(errors=[*BODY_ERRORS, *OPTION_ERRORS]),
     )

@@ -300,6 +300,41 @@ def test_every_operation_is_fully_described(document):
     assert not problems, "Incompletely documented operations:\n" + "\n".join(problems)
 
 
+def test_every_request_body_has_an_example_its_schema_accepts(openapi, document):
+    missing, invalid = [], []
+    for path, method, operation in _operations(document):
+        body = operation.get("requestBody")
+        if not body:
+            continue
+        where = f"{method.upper()} {path}"
+        examples = body["content"]["application/json"].get("examples", {})
+        if not examples:
+            missing.append(where)
+        for name, example in examples.items():
+            schema = pointer(
+                "paths", path, method, "requestBody", "content", "application/json", "schema"
+            )
+            if openapi.validate(example["value"], schema):
+                invalid.append(f"{where} example {name}")
+    assert not invalid, "Examples the document itself refuses:\n" + "\n".join(invalid)
+    assert not missing, "Request bodies without an example:\n" + "\n".join(missing)
+
+
+def test_the_bulk_and_search_examples_run_as_shown(api, document):
+    def example(path: str) -> dict:
+        content = document["paths"][path]["post"]["requestBody"]["content"]["application/json"]
+        return next(iter(content["examples"].values()))["value"]
+
+    for path in ("/v2/categories/bulk/{key}", "/v2/products/bulk/{key}"):
+        response = api.post(path.format(key="sourceId"), example(path))
+        assert response.status_code == 200, response.json()
+        assert all(result["success"] for result in response.json()["data"]), response.json()
+    for path in document["paths"]:
+        if path.endswith("/search"):
+            response = api.post(path, example(path))
+            assert response.status_code == 200, (path, response.json())
+
+
 def test_paths_are_published_once_without_trailing_slash_and_route(document):
     published = {(path, method) for path, method, _ in _operations(document)}
     assert published >= CATEGORY_OPERATIONS | PRODUCT_OPERATIONS | CATEGORY_PRODUCT_OPERATIONS
