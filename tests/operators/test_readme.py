@@ -89,6 +89,8 @@ def test_tour_and_operator_commands_run_as_written(tmp_path):
         assert re.search(r'"action" ?: ?"create"', tour)
         assert "Messing kogelkraan" in tour  # the search answered in Dutch
         assert len(re.findall(r'"sku" ?: ?"VALVE-10[01]"', tour)) >= 4  # search and export
+        assert re.search(r'"attributeName" ?: ?"SIZE"', tour)  # the configurator answered
+        assert re.search(r'"key" ?: ?"P-201"', tour)  # a variant created in the cluster
         assert "Superuser created successfully." in tour
 
         # and so does every operator command
