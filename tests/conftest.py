@@ -66,6 +66,12 @@ def module_api(module_db) -> ApiCaller:
     return make_api_caller(ALL_WRITE_SCOPES, name="module client")
 
 
+@pytest.fixture
+def world(db, built):
+    """For one test, the data its module built once (a module-scoped `built` on module_db)."""
+    return built
+
+
 def pytest_collection_modifyitems(config, items):
     """Under pytest-xdist (`--dist loadgroup`) the tests that start real servers share one
     worker: they use the embedded PostgreSQL under .data/ and must not run side by side."""

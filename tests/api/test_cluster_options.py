@@ -38,11 +38,6 @@ def built(module_db):
 
 
 @pytest.fixture
-def world(db, built):
-    return built
-
-
-@pytest.fixture
 def api(db, module_api):
     """The module's caller (logged in once; see module_db)."""
     return module_api

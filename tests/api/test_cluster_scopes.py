@@ -184,11 +184,6 @@ def built(module_db):
     }
 
 
-@pytest.fixture
-def world(db, built):
-    return built
-
-
 def _fill(world, path: str, body):
     """Put the world's ids where the table names them."""
     path = path.replace("/id/sale/", f"/id/{world['sale'].pk}/")
