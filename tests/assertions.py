@@ -18,6 +18,19 @@ from catalogue.models import (
 )
 
 TIMESTAMP = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$")
+BULK_RESULT_KEYS = {"index", "action", "id", "key", "lookupKey", "success"}
+# A list that found nothing, with the default paging.
+EMPTY_PAGE = {
+    "data": [],
+    "messages": [],
+    "start": 0,
+    "end": 0,
+    "page": 1,
+    "pages": 0,
+    "total": 0,
+    "offset": 12,
+    "itemsFound": 0,
+}
 
 
 def assert_error(
@@ -108,3 +121,27 @@ def cluster_snapshot() -> tuple[list[dict], ...]:
         Product,
     )
     return tuple(list(model.objects.order_by("pk").values()) for model in models)
+
+
+def bulk_completed(created=0, updated=0, skipped=0, failed=0, deleted=0) -> str:
+    parts = [f"{created} created", f"{updated} updated"]
+    if deleted:
+        parts.append(f"{deleted} deleted")
+    return "Completed: " + ", ".join([*parts, f"{skipped} skipped", f"{failed} failed"])
+
+
+def bulk_results(response, *messages: str, extra: frozenset = frozenset()) -> list[dict]:
+    """Assert the bulk envelope and return its per-item results (checked to be in order);
+    `extra` names result keys a resource may add (nested results): they are left out."""
+    assert response.status_code == 200, response.content
+    assert response["Content-Type"] == "application/json"
+    body = response.json()
+    assert set(body) == {"data", "messages"}
+    if messages:
+        assert body["messages"] == list(messages)
+    data = body["data"]
+    assert [result["index"] for result in data] == list(range(len(data)))
+    for result in data:
+        errors = {"errors"} if not result["success"] else set()
+        assert set(result) - extra == BULK_RESULT_KEYS | errors, result
+    return [{key: value for key, value in result.items() if key not in extra} for result in data]

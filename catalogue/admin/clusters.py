@@ -202,22 +202,27 @@ class OptionInline(admin.TabularInline):
         return len(obj.selectable.all())
 
 
+def product_field(name: str, help_text: str, *, multiple: bool = False) -> forms.Field:
+    """An optional choice of products (or one product), picked by the term search."""
+    field = forms.ModelMultipleChoiceField if multiple else forms.ModelChoiceField
+    return field(
+        queryset=Product.objects.all(),
+        required=False,
+        widget=product_picker(name, multiple=multiple),
+        help_text=help_text,
+    )
+
+
 class ClusterForm(RecordForm):
     primary_category = CategoryChoiceField(required=False, help_text="The primary category.")
-    products = forms.ModelMultipleChoiceField(
-        queryset=Product.objects.all(),
-        required=False,
-        widget=product_picker("products", multiple=True),
-        help_text=(
-            "The variants. Products added move here from their category or cluster; products "
-            "removed move to the cluster's primary category."
-        ),
+    products = product_field(
+        "products",
+        "The variants. Products added move here from their category or cluster; products "
+        "removed move to the cluster's primary category.",
+        multiple=True,
     )
-    default_product = forms.ModelChoiceField(
-        queryset=Product.objects.all(),
-        required=False,
-        widget=product_picker("default_product", multiple=False),
-        help_text="The variant chosen first; one of the cluster's products.",
+    default_product = product_field(
+        "default_product", "The variant chosen first; one of the cluster's products."
     )
 
 
@@ -311,17 +316,11 @@ class ClusterAdmin(RecordAdmin):
 
 
 class ClusterOptionForm(RecordForm):
-    products = forms.ModelMultipleChoiceField(
-        queryset=Product.objects.all(),
-        required=False,
-        widget=product_picker("products", multiple=True),
-        help_text="The products a customer may pick; they stay where they are.",
+    products = product_field(
+        "products", "The products a customer may pick; they stay where they are.", multiple=True
     )
-    default_product = forms.ModelChoiceField(
-        queryset=Product.objects.all(),
-        required=False,
-        widget=product_picker("default_product", multiple=False),
-        help_text="The product chosen first; one of the selectable products.",
+    default_product = product_field(
+        "default_product", "The product chosen first; one of the selectable products."
     )
 
 

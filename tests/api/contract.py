@@ -59,12 +59,11 @@ from datetime import UTC, datetime
 import pytest
 from django.db import connection
 
-from tests.assertions import TIMESTAMP, assert_error
+from tests.assertions import EMPTY_PAGE, TIMESTAMP, assert_error, bulk_completed, bulk_results
 from tests.factories import ALL_WRITE_SCOPES, ls
 
 LIST_KEYS = {"data", "messages", "start", "end", "page", "pages", "total", "offset", "itemsFound"}
 SINGLE_KEYS = {"data", "messages", "total"}
-BULK_RESULT_KEYS = {"index", "action", "id", "key", "lookupKey", "success"}
 # Per-client request counters of the rate limit: every request writes them, by design.
 BOOKKEEPING_TABLES = {"api_ratewindow"}
 MISSING_IDS = ["999999", "abc", "1.5", "-1", "99999999999999999999", "9" * 23]
@@ -106,30 +105,6 @@ def ndjson_lines(response):
         *lines, pending = pending.split(b"\n")
         yield from lines
     assert pending == b"", "the stream must end with a newline"
-
-
-def bulk_completed(created=0, updated=0, skipped=0, failed=0, deleted=0) -> str:
-    parts = [f"{created} created", f"{updated} updated"]
-    if deleted:
-        parts.append(f"{deleted} deleted")
-    return "Completed: " + ", ".join([*parts, f"{skipped} skipped", f"{failed} failed"])
-
-
-def bulk_results(response, *messages: str, extra: frozenset = frozenset()) -> list[dict]:
-    """Assert the bulk envelope and return its per-item results (checked to be in order);
-    `extra` names result keys a resource may add (nested results): they are left out."""
-    assert response.status_code == 200, response.content
-    assert response["Content-Type"] == "application/json"
-    body = response.json()
-    assert set(body) == {"data", "messages"}
-    if messages:
-        assert body["messages"] == list(messages)
-    data = body["data"]
-    assert [result["index"] for result in data] == list(range(len(data)))
-    for result in data:
-        errors = {"errors"} if not result["success"] else set()
-        assert set(result) - extra == BULK_RESULT_KEYS | errors, result
-    return [{key: value for key, value in result.items() if key not in extra} for result in data]
 
 
 def bulk_ok(index: int, action: str, record_id, key, lookup_key: str) -> dict:
@@ -681,19 +656,8 @@ class CoreContract:
                 }
 
     def test_an_empty_list(self, api, db):
-        empty = {
-            "data": [],
-            "messages": [],
-            "start": 0,
-            "end": 0,
-            "page": 1,
-            "pages": 0,
-            "total": 0,
-            "offset": 12,
-            "itemsFound": 0,
-        }
-        assert api.get(self.base).json() == empty
-        assert api.post(f"{self.base}/search", {}).json() == empty
+        assert api.get(self.base).json() == EMPTY_PAGE
+        assert api.post(f"{self.base}/search", {}).json() == EMPTY_PAGE
 
     def test_bad_page_or_offset_is_400(self, api, db):
         for params, message in BAD_PAGES:

@@ -17,10 +17,11 @@ from catalogue.models import (
 )
 from catalogue.services.products import category_add_products
 from tests.assertions import assert_error
+from tests.assertions import bulk_completed as completed
+from tests.assertions import bulk_results as results
 from tests.factories import ls, make_category
 
 URL = "/v2/products/bulk"
-RESULT_KEYS = {"index", "action", "id", "key", "lookupKey", "success"}
 
 
 # Helpers ---------------------------------------------------------------------------------------
@@ -32,29 +33,6 @@ def bulk(api, key: str, products, *, directives=None, params=None, headers=None,
         body["directives"] = directives
     path = f"{URL}/{key}/delete" if delete else f"{URL}/{key}"
     return api.post(path, body, params=params, headers=headers)
-
-
-def completed(created=0, updated=0, skipped=0, failed=0, deleted=0) -> str:
-    parts = [f"{created} created", f"{updated} updated"]
-    if deleted:
-        parts.append(f"{deleted} deleted")
-    return "Completed: " + ", ".join([*parts, f"{skipped} skipped", f"{failed} failed"])
-
-
-def results(response, *messages: str) -> list[dict]:
-    """Assert the bulk envelope and return its per-item results (checked to be in order)."""
-    assert response.status_code == 200, response.content
-    assert response["Content-Type"] == "application/json"
-    body = response.json()
-    assert set(body) == {"data", "messages"}
-    if messages:
-        assert body["messages"] == list(messages)
-    data = body["data"]
-    assert [result["index"] for result in data] == list(range(len(data)))
-    for result in data:
-        expected = RESULT_KEYS | ({"errors"} if not result["success"] else set())
-        assert set(result) == expected, result
-    return data
 
 
 def ok(index: int, action: str, record_id, key, lookup_key: str) -> dict:

@@ -4,7 +4,7 @@ import pytest
 
 from catalogue.models import Category, Product, ProductCategory
 from catalogue.services.products import category_add_products
-from tests.assertions import assert_error, category_snapshot
+from tests.assertions import EMPTY_PAGE, assert_error, category_snapshot
 from tests.factories import ls, make_category, make_product, make_products
 
 LIST_KEYS = {"data", "messages", "start", "end", "page", "pages", "total", "offset", "itemsFound"}
@@ -145,17 +145,7 @@ def test_products_of_an_empty_category(api, db):
 
     response = api.get(f"/v2/categories/id/{empty.pk}/products", params={"descendants": "true"})
 
-    assert response.json() == {
-        "data": [],
-        "messages": [],
-        "start": 0,
-        "end": 0,
-        "page": 1,
-        "pages": 0,
-        "total": 0,
-        "offset": 12,
-        "itemsFound": 0,
-    }
+    assert response.json() == EMPTY_PAGE
 
 
 def test_products_of_a_category_are_paginated(api, db):

@@ -15,26 +15,21 @@ from catalogue.models import (
     Product,
     ProductSource,
 )
-from tests.api.test_bulk_products import RESULT_KEYS, run_together
-from tests.assertions import assert_error, cluster_snapshot
+from tests.api.test_bulk_products import run_together
+from tests.assertions import BULK_RESULT_KEYS as RESULT_KEYS
+from tests.assertions import assert_error, bulk_results, cluster_snapshot
 from tests.factories import ls, make_category, make_cluster, make_cluster_config, make_product
 
 URL = "/v2/clusters/bulk"
-NESTED = RESULT_KEYS | {"products", "options"}
+NESTED = frozenset({"products", "options"})
 
 
 def nested_results(response, *messages: str) -> list[dict]:
     """Assert the nested bulk envelope; return the cluster results (nested ones checked)."""
-    assert response.status_code == 200, response.content
-    assert response["Content-Type"] == "application/json"
-    body = response.json()
-    assert set(body) == {"data", "messages"}
-    if messages:
-        assert body["messages"] == list(messages)
-    data = body["data"]
-    assert [result["index"] for result in data] == list(range(len(data)))
+    bulk_results(response, *messages, extra=NESTED)
+    data = response.json()["data"]
     for result in data:
-        assert set(result) == NESTED | ({"errors"} if not result["success"] else set()), result
+        assert set(result) >= NESTED, result
         for product in result["products"]:
             assert set(product) == RESULT_KEYS | ({"errors"} if not product["success"] else set())
         for option in result["options"]:

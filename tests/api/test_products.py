@@ -16,7 +16,7 @@ from catalogue.models import (
     SearchWord,
 )
 from catalogue.services.products import category_add_products
-from tests.assertions import TIMESTAMP, assert_error
+from tests.assertions import EMPTY_PAGE, TIMESTAMP, assert_error
 from tests.factories import ls, make_category, make_product, make_products
 
 LIST_KEYS = {"data", "messages", "start", "end", "page", "pages", "total", "offset", "itemsFound"}
@@ -1414,17 +1414,7 @@ def many(db) -> list[Product]:
 def test_empty_result(api, many):
     response = api.get("/v2/products", params={"skus": "NOPE"})
 
-    assert response.json() == {
-        "data": [],
-        "messages": [],
-        "start": 0,
-        "end": 0,
-        "page": 1,
-        "pages": 0,
-        "total": 0,
-        "offset": 12,
-        "itemsFound": 0,
-    }
+    assert response.json() == EMPTY_PAGE
 
 
 # Bad filters -----------------------------------------------------------------------------------
@@ -1549,17 +1539,7 @@ def test_term_is_forgiving(api, shelf, term, expected):
 def test_term_without_matches_is_an_empty_page(api, shelf, term):
     response = api.get("/v2/products", params={"term": term})
 
-    assert response.json() == {
-        "data": [],
-        "messages": [],
-        "start": 0,
-        "end": 0,
-        "page": 1,
-        "pages": 0,
-        "total": 0,
-        "offset": 12,
-        "itemsFound": 0,
-    }
+    assert response.json() == EMPTY_PAGE
 
 
 def test_blank_term_filters_nothing(api, shelf):
