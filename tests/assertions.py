@@ -18,6 +18,7 @@ from catalogue.models import (
 )
 
 TIMESTAMP = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$")
+LIST_KEYS = {"data", "messages", "start", "end", "page", "pages", "total", "offset", "itemsFound"}
 BULK_RESULT_KEYS = {"index", "action", "id", "key", "lookupKey", "success"}
 # A list that found nothing, with the default paging.
 EMPTY_PAGE = {
@@ -145,3 +146,29 @@ def bulk_results(response, *messages: str, extra: frozenset = frozenset()) -> li
         errors = {"errors"} if not result["success"] else set()
         assert set(result) - extra == BULK_RESULT_KEYS | errors, result
     return [{key: value for key, value in result.items() if key not in extra} for result in data]
+
+
+def listed_ids(response) -> list[int]:
+    assert response.status_code == 200, response.content
+    return [row["id"] for row in response.json()["data"]]
+
+
+def ndjson_lines(response):
+    """Yield the lines of a streamed NDJSON response as they arrive."""
+    pending = b""
+    for chunk in response.streaming_content:
+        pending += chunk
+        *lines, pending = pending.split(b"\n")
+        yield from lines
+    assert pending == b"", "the stream must end with a newline"
+
+
+def bulk_ok(index: int, action: str, record_id, key, lookup_key: str) -> dict:
+    return {
+        "index": index,
+        "action": action,
+        "id": record_id,
+        "key": key,
+        "lookupKey": lookup_key,
+        "success": True,
+    }

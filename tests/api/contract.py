@@ -59,10 +59,19 @@ from datetime import UTC, datetime
 import pytest
 from django.db import connection
 
-from tests.assertions import EMPTY_PAGE, TIMESTAMP, assert_error, bulk_completed, bulk_results
+from tests.assertions import (
+    EMPTY_PAGE,
+    LIST_KEYS,
+    TIMESTAMP,
+    assert_error,
+    bulk_completed,
+    bulk_ok,
+    bulk_results,
+    listed_ids,
+    ndjson_lines,
+)
 from tests.factories import ALL_WRITE_SCOPES, ls
 
-LIST_KEYS = {"data", "messages", "start", "end", "page", "pages", "total", "offset", "itemsFound"}
 SINGLE_KEYS = {"data", "messages", "total"}
 # Per-client request counters of the rate limit: every request writes them, by design.
 BOOKKEEPING_TABLES = {"api_ratewindow"}
@@ -90,32 +99,6 @@ def table_counts() -> dict[str, int]:
                 cursor.execute(f'SELECT count(*) FROM "{table}"')
                 counts[table] = cursor.fetchone()[0]
     return counts
-
-
-def listed_ids(response) -> list[int]:
-    assert response.status_code == 200, response.content
-    return [row["id"] for row in response.json()["data"]]
-
-
-def ndjson_lines(response):
-    """Yield the lines of a streamed NDJSON response as they arrive."""
-    pending = b""
-    for chunk in response.streaming_content:
-        pending += chunk
-        *lines, pending = pending.split(b"\n")
-        yield from lines
-    assert pending == b"", "the stream must end with a newline"
-
-
-def bulk_ok(index: int, action: str, record_id, key, lookup_key: str) -> dict:
-    return {
-        "index": index,
-        "action": action,
-        "id": record_id,
-        "key": key,
-        "lookupKey": lookup_key,
-        "success": True,
-    }
 
 
 def bulk_failed(index, key, lookup_key, code, type_name, message, record_id=None) -> dict:

@@ -18,6 +18,7 @@ from catalogue.models import (
 from catalogue.services.products import category_add_products
 from tests.assertions import assert_error
 from tests.assertions import bulk_completed as completed
+from tests.assertions import bulk_ok as ok
 from tests.assertions import bulk_results as results
 from tests.factories import ls, make_category
 
@@ -33,17 +34,6 @@ def bulk(api, key: str, products, *, directives=None, params=None, headers=None,
         body["directives"] = directives
     path = f"{URL}/{key}/delete" if delete else f"{URL}/{key}"
     return api.post(path, body, params=params, headers=headers)
-
-
-def ok(index: int, action: str, record_id, key, lookup_key: str) -> dict:
-    return {
-        "index": index,
-        "action": action,
-        "id": record_id,
-        "key": key,
-        "lookupKey": lookup_key,
-        "success": True,
-    }
 
 
 def failed(

@@ -6,10 +6,15 @@ import pytest
 from django.db import IntegrityError, connection, transaction
 
 from catalogue.models import Category, CategorySource
-from tests.assertions import TIMESTAMP, assert_error, assert_tree_consistent, category_snapshot
+from tests.assertions import (
+    LIST_KEYS,
+    TIMESTAMP,
+    assert_error,
+    assert_tree_consistent,
+    category_snapshot,
+    listed_ids,
+)
 from tests.factories import ls, make_category
-
-LIST_KEYS = {"data", "messages", "start", "end", "page", "pages", "total", "offset", "itemsFound"}
 
 
 def created(api, **body) -> dict:
@@ -30,11 +35,6 @@ def page_meta(response) -> dict:
     assert set(body) == LIST_KEYS
     assert body["messages"] == []
     return {key: value for key, value in body.items() if key not in {"data", "messages"}}
-
-
-def listed_ids(response) -> list[int]:
-    assert response.status_code == 200, response.content
-    return [row["id"] for row in response.json()["data"]]
 
 
 def at(text: str) -> datetime:

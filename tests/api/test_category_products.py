@@ -4,10 +4,8 @@ import pytest
 
 from catalogue.models import Category, Product, ProductCategory
 from catalogue.services.products import category_add_products
-from tests.assertions import EMPTY_PAGE, assert_error, category_snapshot
+from tests.assertions import EMPTY_PAGE, LIST_KEYS, assert_error, category_snapshot, listed_ids
 from tests.factories import ls, make_category, make_product, make_products
-
-LIST_KEYS = {"data", "messages", "start", "end", "page", "pages", "total", "offset", "itemsFound"}
 
 
 def memberships() -> list[tuple[int, int, bool]]:
@@ -36,11 +34,6 @@ def category_data(api, category: Category) -> dict:
     response = api.get(f"/v2/categories/id/{category.pk}")
     assert response.status_code == 200, response.content
     return response.json()["data"]
-
-
-def listed_ids(response) -> list[int]:
-    assert response.status_code == 200, response.content
-    return [row["id"] for row in response.json()["data"]]
 
 
 @pytest.fixture

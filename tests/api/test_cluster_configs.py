@@ -3,8 +3,7 @@
 import pytest
 
 from catalogue.models import ClusterConfig, ClusterConfigSetting
-from tests.api.test_products import LIST_KEYS, listed_ids
-from tests.assertions import TIMESTAMP, assert_error, cluster_snapshot
+from tests.assertions import LIST_KEYS, TIMESTAMP, assert_error, cluster_snapshot, listed_ids
 from tests.factories import make_cluster, make_cluster_config
 
 URL = "/v2/clusterconfigs"

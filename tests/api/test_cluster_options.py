@@ -5,8 +5,7 @@ import pytest
 
 from catalogue.models import ClusterOption, ClusterOptionProduct, Product
 from tests.api.test_bulk_products import completed, results
-from tests.api.test_products import LIST_KEYS, listed_ids
-from tests.assertions import TIMESTAMP, assert_error, cluster_snapshot
+from tests.assertions import LIST_KEYS, TIMESTAMP, assert_error, cluster_snapshot, listed_ids
 from tests.factories import ls, make_cluster, make_cluster_config, make_option, make_product
 
 URL = "/v2/clusteroptions"

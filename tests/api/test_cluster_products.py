@@ -5,8 +5,7 @@ import pytest
 
 from catalogue.models import Cluster, Product, ProductCategory
 from tests.api.test_bulk_products import completed, results
-from tests.api.test_products import LIST_KEYS, listed_ids
-from tests.assertions import assert_error, cluster_snapshot
+from tests.assertions import LIST_KEYS, assert_error, cluster_snapshot, listed_ids
 from tests.factories import ls, make_category, make_cluster, make_cluster_config, make_product
 
 URL = "/v2/clusters"

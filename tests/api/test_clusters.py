@@ -8,8 +8,15 @@ import pytest
 from catalogue.models import Cluster, ClusterCategory, ClusterOption, Product, ProductCategory
 from catalogue.services.clusters import category_add_clusters
 from catalogue.services.products import category_add_products
-from tests.api.test_products import LIST_KEYS, at, listed_ids, ndjson_lines
-from tests.assertions import TIMESTAMP, assert_error, cluster_snapshot
+from tests.api.test_products import at
+from tests.assertions import (
+    LIST_KEYS,
+    TIMESTAMP,
+    assert_error,
+    cluster_snapshot,
+    listed_ids,
+    ndjson_lines,
+)
 from tests.factories import (
     ls,
     make_category,

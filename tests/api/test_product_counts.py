@@ -18,7 +18,8 @@ from catalogue.models import (
 )
 from catalogue.selectors.counts import subtree_product_counts, time_range_count
 from catalogue.services.products import category_add_products
-from tests.api.test_products import listed_ids, page_meta, set_stamps
+from tests.api.test_products import page_meta, set_stamps
+from tests.assertions import listed_ids
 from tests.factories import ls, make_category, make_product
 
 BASE = datetime(2026, 3, 1, 10, tzinfo=UTC)

@@ -16,10 +16,15 @@ from catalogue.models import (
     SearchWord,
 )
 from catalogue.services.products import category_add_products
-from tests.assertions import EMPTY_PAGE, TIMESTAMP, assert_error
+from tests.assertions import (
+    EMPTY_PAGE,
+    LIST_KEYS,
+    TIMESTAMP,
+    assert_error,
+    listed_ids,
+    ndjson_lines,
+)
 from tests.factories import ls, make_category, make_product, make_products
-
-LIST_KEYS = {"data", "messages", "start", "end", "page", "pages", "total", "offset", "itemsFound"}
 
 
 def created(api, **body) -> dict:
@@ -32,11 +37,6 @@ def fetch(api, product_id: int, **params) -> dict:
     response = api.get(f"/v2/products/id/{product_id}", params=params)
     assert response.status_code == 200, response.content
     return response.json()["data"]
-
-
-def listed_ids(response) -> list[int]:
-    assert response.status_code == 200, response.content
-    return [row["id"] for row in response.json()["data"]]
 
 
 def page_meta(response) -> dict:
@@ -72,16 +72,6 @@ def set_stamps(product: Product, *, created: datetime, modified: datetime | None
     Product.objects.filter(pk=product.pk).update(
         created_at=created, last_modified_at=modified or created
     )
-
-
-def ndjson_lines(response):
-    """Yield the lines of a streamed NDJSON response as they arrive."""
-    pending = b""
-    for chunk in response.streaming_content:
-        pending += chunk
-        *lines, pending = pending.split(b"\n")
-        yield from lines
-    assert pending == b"", "the stream must end with a newline"
 
 
 # Create ----------------------------------------------------------------------------------------
