@@ -2,6 +2,8 @@
 
 import re
 
+from django.db import connection
+
 from catalogue.models import (
     Category,
     CategorySource,
@@ -19,6 +21,8 @@ from catalogue.models import (
 
 TIMESTAMP = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$")
 LIST_KEYS = {"data", "messages", "start", "end", "page", "pages", "total", "offset", "itemsFound"}
+# Per-client request counters of the rate limit: every request writes them, by design.
+BOOKKEEPING_TABLES = {"api_ratewindow"}
 BULK_RESULT_KEYS = {"index", "action", "id", "key", "lookupKey", "success"}
 # A list that found nothing, with the default paging.
 EMPTY_PAGE = {
@@ -171,4 +175,27 @@ def bulk_ok(index: int, action: str, record_id, key, lookup_key: str) -> dict:
         "key": key,
         "lookupKey": lookup_key,
         "success": True,
+    }
+
+
+def table_counts() -> dict[str, int]:
+    """The number of rows in every table except rate-limit bookkeeping."""
+    with connection.cursor() as cursor:
+        counts = {}
+        for table in connection.introspection.table_names(cursor):
+            if table not in BOOKKEEPING_TABLES:
+                cursor.execute(f'SELECT count(*) FROM "{table}"')
+                counts[table] = cursor.fetchone()[0]
+    return counts
+
+
+def bulk_failed(index, key, lookup_key, code, type_name, message, record_id=None) -> dict:
+    return {
+        "index": index,
+        "action": "error",
+        "id": record_id,
+        "key": key,
+        "lookupKey": lookup_key,
+        "success": False,
+        "errors": [{"code": code, "type": type_name, "messages": [message]}],
     }

@@ -57,7 +57,6 @@ import json
 from datetime import UTC, datetime
 
 import pytest
-from django.db import connection
 
 from tests.assertions import (
     EMPTY_PAGE,
@@ -65,16 +64,16 @@ from tests.assertions import (
     TIMESTAMP,
     assert_error,
     bulk_completed,
+    bulk_failed,
     bulk_ok,
     bulk_results,
     listed_ids,
     ndjson_lines,
+    table_counts,
 )
 from tests.factories import ALL_WRITE_SCOPES, ls
 
 SINGLE_KEYS = {"data", "messages", "total"}
-# Per-client request counters of the rate limit: every request writes them, by design.
-BOOKKEEPING_TABLES = {"api_ratewindow"}
 MISSING_IDS = ["999999", "abc", "1.5", "-1", "99999999999999999999", "9" * 23]
 _NO_BODY = object()
 
@@ -88,29 +87,6 @@ def send(caller, method: str, path: str, body=_NO_BODY, **kwargs):
 
 def at(text: str) -> datetime:
     return datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(UTC)
-
-
-def table_counts() -> dict[str, int]:
-    """The number of rows in every table except rate-limit bookkeeping."""
-    with connection.cursor() as cursor:
-        counts = {}
-        for table in connection.introspection.table_names(cursor):
-            if table not in BOOKKEEPING_TABLES:
-                cursor.execute(f'SELECT count(*) FROM "{table}"')
-                counts[table] = cursor.fetchone()[0]
-    return counts
-
-
-def bulk_failed(index, key, lookup_key, code, type_name, message, record_id=None) -> dict:
-    return {
-        "index": index,
-        "action": "error",
-        "id": record_id,
-        "key": key,
-        "lookupKey": lookup_key,
-        "success": False,
-        "errors": [{"code": code, "type": type_name, "messages": [message]}],
-    }
 
 
 # (method, suffix) of every route that names one record.

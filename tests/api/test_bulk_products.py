@@ -16,8 +16,9 @@ from catalogue.models import (
     SearchWord,
 )
 from catalogue.services.products import category_add_products
-from tests.assertions import assert_error
+from tests.assertions import assert_error, table_counts
 from tests.assertions import bulk_completed as completed
+from tests.assertions import bulk_failed as failed
 from tests.assertions import bulk_ok as ok
 from tests.assertions import bulk_results as results
 from tests.factories import ls, make_category
@@ -34,20 +35,6 @@ def bulk(api, key: str, products, *, directives=None, params=None, headers=None,
         body["directives"] = directives
     path = f"{URL}/{key}/delete" if delete else f"{URL}/{key}"
     return api.post(path, body, params=params, headers=headers)
-
-
-def failed(
-    index: int, key, lookup_key: str, code: int, type_name: str, message: str, record_id=None
-) -> dict:
-    return {
-        "index": index,
-        "action": "error",
-        "id": record_id,
-        "key": key,
-        "lookupKey": lookup_key,
-        "success": False,
-        "errors": [{"code": code, "type": type_name, "messages": [message]}],
-    }
 
 
 def item(source_id: str, name: str | None = None, source: str = "erp", **fields) -> dict:
@@ -79,22 +66,6 @@ def product_snapshot() -> tuple[list, ...]:
         list(ProductCategory.objects.order_by("pk").values()),
         list(SearchWord.objects.order_by("word").values_list("word", flat=True)),
     )
-
-
-# Per-client request counters of the rate limit: every request writes them, by design.
-BOOKKEEPING_TABLES = {"api_ratewindow"}
-
-
-def table_counts() -> dict[str, int]:
-    """The number of rows in every table of the database except rate-limit bookkeeping."""
-    with connection.cursor() as cursor:
-        counts = {}
-        for table in connection.introspection.table_names(cursor):
-            if table in BOOKKEEPING_TABLES:
-                continue
-            cursor.execute(f'SELECT count(*) FROM "{table}"')
-            counts[table] = cursor.fetchone()[0]
-    return counts
 
 
 def as_object(directives: dict) -> dict:

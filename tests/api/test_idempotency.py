@@ -14,8 +14,8 @@ from api.idempotency import LEASE_SECONDS, Claim, LeaseKeeper, finish
 from api.models import IdempotencyRecord
 from api.resources.products import PRODUCTS_RESOURCE
 from catalogue.models import Category, Product, ProductSource
-from tests.api.test_bulk_products import ls, results, run_together, table_counts
-from tests.assertions import assert_error
+from tests.api.test_bulk_products import ls, results, run_together
+from tests.assertions import assert_error, table_counts
 from tests.factories import ApiCaller
 
 REPLAYED = "Idempotent-Replayed"

@@ -12,8 +12,7 @@ from django.db import close_old_connections
 from api.inputs import find_bad_text
 from api.middleware import TerminatedInputMiddleware
 from catalogue.models import Category, Product, ProductSource
-from tests.api.test_bulk_products import table_counts
-from tests.assertions import assert_error, category_snapshot
+from tests.assertions import assert_error, category_snapshot, table_counts
 from tests.factories import ls, make_category, make_product
 
 NUL = "\u0000"
