@@ -51,20 +51,6 @@ def nested_clusters(raw_items: list, key: str, bulk_key: BulkKey) -> list[Nested
     return result
 
 
-def names_products(raw_items: list) -> bool:
-    """Whether any raw cluster, or any option of one, carries products."""
-
-    def nested(raw, name):
-        value = raw.get(name) if isinstance(raw, dict) else None
-        return value if isinstance(value, list) else []
-
-    return any(
-        nested(raw, "products")
-        or any(nested(option, "products") for option in nested(raw, "options"))
-        for raw in raw_items
-    )
-
-
 def nested_results(clusters: list[NestedCluster], key: str, dry_run: bool) -> list[dict]:
     """Each cluster's result with its products' and options' results (options with their
     products') nested in it."""

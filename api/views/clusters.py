@@ -10,7 +10,7 @@ from rest_framework.response import Response
 
 from api.auth import require_scopes
 from api.bulk import BulkKey, build_items, read_bulk_request, results_response
-from api.cluster_bulk import names_products, nested_clusters, nested_results
+from api.cluster_bulk import nested_clusters, nested_results
 from api.envelope import done, paged, parse_page, single
 from api.etags import record_etag
 from api.exceptions import ApiError
@@ -848,9 +848,9 @@ class ClusterViewSet(RecordViewSet):
             limit=resource.bulk_limit,
             field_names=resource.directive_fields,
         )
-        if names_products(bulk.raw_items):
-            require_scopes(request, ["product.write"])
         nested = nested_clusters(bulk.raw_items, key, bulk_key)
+        if any(n.products or any(n.option_products.values()) for n in nested):
+            require_scopes(request, ["product.write"])  # products are written too
         with transaction.atomic():
             services.cluster_bulk_upsert(
                 clusters=nested,
