@@ -4,9 +4,7 @@ from dataclasses import dataclass
 
 import django_filters
 import orjson
-from django.contrib.postgres.search import TrigramWordSimilarity
-from django.db.models import Case, F, Q, Value, When
-from django.db.models.functions import Greatest
+from django.db.models import F, Q
 
 from api.envelope import Page, parse_page
 from api.exceptions import ApiError
@@ -15,7 +13,8 @@ from api.params import parse_expands, response_language
 from catalogue.errors import Code
 from catalogue.localized import language_codes
 from catalogue.models import ProductAncestor, ProductCategory, ProductStatus
-from catalogue.selectors.terms import cluster_term_filter, product_term_filter
+from catalogue.selectors import terms
+from catalogue.selectors.terms import term_filter
 
 CONTROL_PARAMS = {"page", "offset", "sort", "language", "expands"}
 RANGE_FILTERS = ("createdAt", "lastModifiedAt")
@@ -54,8 +53,8 @@ class CatalogueFilterSet(django_filters.FilterSet):
     )
     term = django_filters.CharFilter(method="filter_term")
 
-    # Which columns `term` searches (besides names in every language) and sort fields.
-    term_fields: tuple[str, ...] = ()
+    # The records' term search (catalogue/selectors/terms.py) and sort fields.
+    searched: terms.Searched
     sort_fields: dict[str, str] = {}
 
     def filter_sources(self, queryset, name, value):
@@ -71,21 +70,9 @@ class CatalogueFilterSet(django_filters.FilterSet):
         return queryset.filter(pk__in=source_model.objects.filter(condition).values("owner_id"))
 
     def filter_term(self, queryset, name, value):
-        term = value.strip()
-        if not term:
+        if not value.strip():
             return queryset
-        name_columns = [f"name_{code.lower()}" for code in language_codes()]
-        condition = Q()
-        for column in (*name_columns, *self.term_fields):
-            condition |= Q(**{f"{column}__unaccent__icontains": term})
-        similarity = Greatest(*[TrigramWordSimilarity(term, column) for column in name_columns])
-        for column in name_columns:
-            condition |= Q(**{f"{column}__unaccent__trigram_word_similar": term})
-        # Source ids are searched too; an exact id outranks any name match.
-        source_model = queryset.model._meta.get_field("sources").related_model
-        by_source = Q(pk__in=source_model.objects.filter(source_id__iexact=term).values("owner_id"))
-        source_rank = Case(When(by_source, then=Value(10.0)), default=Value(0.0))
-        return queryset.filter(condition | by_source).annotate(relevance=source_rank + similarity)
+        return term_filter(queryset, value, self.searched, getattr(self, "language", None))
 
 
 @dataclass
@@ -241,6 +228,7 @@ def _finish(filters, sort, page, language, expands, filterset_class, expands_all
 
 def _valid_filterset(queryset, params: SearchParams, filterset_class):
     filterset = filterset_class(data=params.filters, queryset=queryset)
+    filterset.language = params.language  # the term's whole-word matches in it rank first
     if not filterset.is_valid():
         field, errors = next(iter(filterset.errors.items()))
         raise ApiError(Code.SCHEMA_VALIDATION, f"{field}: {' '.join(errors)}")
@@ -281,6 +269,7 @@ def _order(model, column: str, descending: bool):
 
 
 class CategoryFilterSet(CatalogueFilterSet):
+    searched = terms.CATEGORIES
     parentIds = NumberInFilter(field_name="parent_id", lookup_expr="in")
     clusterIds = NumberInFilter(method="filter_clusters")
     hidden = YesNoFilter(field_name="hidden")
@@ -321,6 +310,7 @@ def with_descendants(filters: dict) -> bool:
 
 
 class ProductFilterSet(CatalogueFilterSet):
+    searched = terms.PRODUCTS
     skus = CharInFilter(field_name="sku", lookup_expr="in")
     supplierCodes = CharInFilter(field_name="supplier_code", lookup_expr="in")
     suppliers = CharInFilter(field_name="supplier", lookup_expr="in")
@@ -362,9 +352,6 @@ class ProductFilterSet(CatalogueFilterSet):
         links = below.objects.filter(category_id__in=ids)
         return queryset.filter(pk__in=links.values("product_id"))
 
-    def filter_term(self, queryset, name, value):
-        return product_term_filter(queryset, value)
-
 
 class ClusterConfigFilterSet(django_filters.FilterSet):
     """Cluster configs have no localized names and no sources."""
@@ -399,6 +386,7 @@ class ClusterConfigFilterSet(django_filters.FilterSet):
 
 
 class ClusterFilterSet(CatalogueFilterSet):
+    searched = terms.CLUSTERS
     codes = CharInFilter(field_name="code", lookup_expr="in")
     categoryIds = NumberInFilter(method="filter_categories")
     categoryDescendants = django_filters.ChoiceFilter(
@@ -422,9 +410,6 @@ class ClusterFilterSet(CatalogueFilterSet):
     def filter_noop(self, queryset, name, value):
         return queryset
 
-    def filter_term(self, queryset, name, value):
-        return cluster_term_filter(queryset, value)
-
     def filter_categories(self, queryset, name, value):
         if not value:
             return queryset
@@ -439,6 +424,7 @@ class ClusterFilterSet(CatalogueFilterSet):
 
 
 class ClusterOptionFilterSet(CatalogueFilterSet):
+    searched = terms.OPTIONS
     clusterIds = NumberInFilter(field_name="cluster_id", lookup_expr="in")
     hidden = YesNoFilter(field_name="hidden")
     isRequired = YesNoFilter(field_name="is_required")

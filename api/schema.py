@@ -350,7 +350,23 @@ def list_parameters(filterset_class, expands: Iterable[str]) -> list[OpenApiPara
 
 
 FILTER_DESCRIPTIONS = {
-    "term": "Text search over names in every language, codes and source ids; ranked. At most 200 characters.",
+    "term": (
+        "Text search over names in every language, codes and source ids. At most 200 characters. "
+        "Case and accents do not matter, and letters and digits are words apart: `DN 50`, `DN50` "
+        "and `dn-50` are the same search. Every word must match, one of these ways: as a whole "
+        'word; by its stem, so plurals and other inflections match (`kabels` finds "Kabel", '
+        '`valves` finds "Valve"; each name is stemmed in its own language); the last word also '
+        'as the start of a longer word (search as you type: `thermo` finds "Thermostat"); '
+        'inside a longer word, for compound words (`kraan` finds "Kogelkraan", `kabel` finds '
+        '"Stroomkabel"); or corrected, when a word the catalogue does not know is one or two '
+        'letters off one it does (`vlave` finds "Valve").\n\n'
+        "Without `sort`, matches are ranked, best first: (1) the term is a record's code, EAN or "
+        "source id exactly; (2) every word matches whole in the name in `language` (the "
+        "catalogue's default language when absent); (3) every word matches whole in some "
+        "language or code; (4) by stems or the start of the last word; (5) inside compound "
+        "words; (6) by typo correction. A record ranks by the weakest way any of its words "
+        "needed; ties are ordered by `id`. With `sort`, the requested order replaces the ranking."
+    ),
     "ids": "Record ids, comma-separated; at most 1,000 (every list filter takes at most 1,000 values).",
     "createdAtFrom": "Created at or after this time.",
     "createdAtTo": "Created before this time.",

@@ -18,6 +18,7 @@ from catalogue.models import (
     Category,
     CategoryClusterDelta,
     CategoryProductDelta,
+    CategorySearch,
     Cluster,
     ClusterAncestor,
     ClusterCategory,
@@ -25,6 +26,7 @@ from catalogue.models import (
     ClusterConfigSetting,
     ClusterOption,
     ClusterOptionProduct,
+    ClusterOptionSearch,
     ClusterOptionSource,
     ClusterSearch,
     ClusterSource,
@@ -36,6 +38,7 @@ from catalogue.models import (
     ProductSource,
 )
 from catalogue.search import normalize, record_words, search_document
+from catalogue.services.search import rebuild_search_documents
 
 # (EN, NL, DE, FR) word lists; combined they give realistic, searchable product names.
 MATERIALS = [
@@ -173,8 +176,8 @@ def build_clusters(plan: ClusterPlan, rng: random.Random) -> None:
                     priority=number % 10,
                 )
                 copy.write_row([number, *(values[f] for f in fields)])
-                search_rows.append((number, search_document(*names, code, f"C-{number:08d}")))
-                documents.add(" ".join(normalize(n) for n in names))
+                search_rows.append((number, _document(names, code, f"C-{number:08d}")))
+                documents.add(_document(names))
         with cursor.cursor.copy(
             f"COPY {ClusterSource._meta.db_table} (owner_id, source, source_id, position) FROM STDIN"
         ) as copy:
@@ -186,7 +189,7 @@ def build_clusters(plan: ClusterPlan, rng: random.Random) -> None:
             for number in range(1, plan.count + 1):
                 copy.write_row([number, plan.category[number], True])
         with cursor.cursor.copy(
-            f"COPY {ClusterSearch._meta.db_table} (cluster_id, text) FROM STDIN"
+            f"COPY {ClusterSearch._meta.db_table} (cluster_id, vector) FROM STDIN"
         ) as copy:
             for row in search_rows:
                 copy.write_row(row)
@@ -256,6 +259,16 @@ def _name(rng: random.Random) -> list[str]:
         f"{material[2]} {kind[2]}{product[2].lower()} {size}",
         f"{product[3]} {kind[3]} en {material[3]} {size}",
     ]
+
+
+def _document(names: list[str], *codes: str) -> str:
+    """The search document of synthetic names (in the catalogue's language order) and codes."""
+    return search_document(dict(zip(_languages(), names, strict=False)), codes)
+
+
+def _item_document(item: dict, *codes: str) -> str:
+    """The search document of a bulk item's names and codes."""
+    return search_document({e["language"].lower(): e["value"] for e in item["names"]}, codes)
 
 
 def _slug(text: str, number: int) -> str:
@@ -357,10 +370,10 @@ def build_products(
                 ean = f"87{number:011d}"
                 stamp = BASE_TIME + timedelta(seconds=number * 17 % 31_536_000)
                 manufacturer = MANUFACTURERS[number % len(MANUFACTURERS)]
-                document = search_document(
-                    *names, sku, supplier_code, ean, manufacturer, f"P-{number:08d}"
+                document = _document(
+                    names, sku, supplier_code, ean, manufacturer, f"P-{number:08d}"
                 )
-                documents.add(" ".join(normalize(n) for n in names))
+                documents.add(_document(names))
                 values.update(
                     created_at=stamp,
                     last_modified_at=stamp + timedelta(days=number % 30),
@@ -403,7 +416,7 @@ def build_products(
                     if extra != primary:
                         memberships.append((number, extra, False))
         with cursor.cursor.copy(
-            f"COPY {ProductSearch._meta.db_table} (product_id, text) FROM STDIN"
+            f"COPY {ProductSearch._meta.db_table} (product_id, vector) FROM STDIN"
         ) as copy:
             for row in search_rows:
                 copy.write_row(row)
@@ -429,16 +442,19 @@ def build(products: int, categories: int, seed: int = 7) -> Dataset:
     them in clusters (see plan_clusters)."""
     rng = random.Random(seed)
     leaves = build_categories(categories, rng)
+    rebuild_search_documents(["categories"])
     plan = plan_clusters(products, leaves, random.Random(seed + 1))
     build_clusters(plan, random.Random(seed + 2))
     batch = 100_000
     for start in range(1, products + 1, batch):
         build_products(min(batch, products - start + 1), leaves, rng, start=start, plan=plan)
     build_options(plan, products, random.Random(seed + 3))
+    rebuild_search_documents(["options"])
     with connection.cursor() as cursor:
         # Fresh statistics and visibility maps, as autovacuum would leave a live database.
         for table in (
             Category,
+            CategorySearch,
             Product,
             ProductSearch,
             ProductSource,
@@ -453,6 +469,7 @@ def build(products: int, categories: int, seed: int = 7) -> Dataset:
             CategoryClusterDelta,
             ClusterSearch,
             ClusterOption,
+            ClusterOptionSearch,
             ClusterOptionProduct,
         ):
             cursor.execute(f"VACUUM (ANALYZE) {table._meta.db_table}")
@@ -551,9 +568,7 @@ def raw_floor(prefix: str, leaves: list[int], count: int = 2000) -> tuple[float,
                 cluster_id=None,
             )
             rows.append([pk, *(values[f] for f in fields)])
-            documents.append(
-                (pk, search_document(*(e["value"] for e in item["names"]), item["sku"]))
-            )
+            documents.append((pk, _item_document(item, item["sku"])))
         columns = ", ".join(["id", *fields])
         placeholders = ", ".join(["%s"] * (len(fields) + 1))
         assignments = ", ".join(f"{f} = EXCLUDED.{f}" for f in fields if f != "created_at")
@@ -566,8 +581,8 @@ def raw_floor(prefix: str, leaves: list[int], count: int = 2000) -> tuple[float,
                 rows,
             )
             cursor.executemany(
-                f"INSERT INTO {ProductSearch._meta.db_table} (product_id, text) VALUES (%s, %s) "
-                "ON CONFLICT (product_id) DO UPDATE SET text = EXCLUDED.text",
+                f"INSERT INTO {ProductSearch._meta.db_table} (product_id, vector) VALUES (%s, %s) "
+                "ON CONFLICT (product_id) DO UPDATE SET vector = EXCLUDED.vector",
                 documents,
             )
             cursor.executemany(
@@ -801,18 +816,15 @@ def cluster_raw_floor(prefix: str, leaves: list[int], config_id: int) -> tuple[f
                 [(cluster_ids[i["sourceId"]], i["parent"]["id"]) for i in items],
             )
             cursor.executemany(
-                f"INSERT INTO {ClusterSearch._meta.db_table} (cluster_id, text) VALUES (%s, %s) "
-                "ON CONFLICT (cluster_id) DO UPDATE SET text = EXCLUDED.text",
-                [
-                    (cluster_ids[i["sourceId"]], search_document(*(e["value"] for e in i["names"])))
-                    for i in items
-                ],
+                f"INSERT INTO {ClusterSearch._meta.db_table} (cluster_id, vector) VALUES (%s, %s) "
+                "ON CONFLICT (cluster_id) DO UPDATE SET vector = EXCLUDED.vector",
+                [(cluster_ids[i["sourceId"]], _item_document(i)) for i in items],
             )
             cursor.executemany(
-                f"INSERT INTO {ProductSearch._meta.db_table} (product_id, text) VALUES (%s, %s) "
-                "ON CONFLICT (product_id) DO UPDATE SET text = EXCLUDED.text",
+                f"INSERT INTO {ProductSearch._meta.db_table} (product_id, vector) VALUES (%s, %s) "
+                "ON CONFLICT (product_id) DO UPDATE SET vector = EXCLUDED.vector",
                 [
-                    (product_ids[p["sourceId"]], search_document(*(e["value"] for e in p["names"])))
+                    (product_ids[p["sourceId"]], _item_document(p))
                     for p in [*(p for _, p in products), *(p for _, p in option_products)]
                 ],
             )

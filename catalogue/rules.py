@@ -295,14 +295,28 @@ SEARCHED_PRODUCT_CODES = (
 )
 
 
+def _names(row: dict) -> dict[str, str]:
+    return {code: row.get(f"name_{code}") or "" for code, _ in settings.LANGUAGES}
+
+
 def product_search_document(row: dict, pairs: list[tuple[str, str]]) -> str:
-    """The searchable text of a product row: names, codes and source ids."""
-    names = [row.get(f"name_{code}") or "" for code, _ in settings.LANGUAGES]
+    """The search document of a product row: names, codes and source ids."""
     codes = [row.get(name) or "" for name in SEARCHED_PRODUCT_CODES]
-    return search_document(*names, *codes, *(source_id for _, source_id in pairs))
+    return search_document(_names(row), [*codes, *(source_id for _, source_id in pairs)])
 
 
 def cluster_search_document(row: dict, pairs: list[tuple[str, str]]) -> str:
-    """The searchable text of a cluster row: names, code and source ids."""
-    names = [row.get(f"name_{code}") or "" for code, _ in settings.LANGUAGES]
-    return search_document(*names, row.get("code") or "", *(source_id for _, source_id in pairs))
+    """The search document of a cluster row: names, code and source ids."""
+    return search_document(
+        _names(row), [row.get("code") or "", *(source_id for _, source_id in pairs)]
+    )
+
+
+def option_search_document(row: dict, pairs: list[tuple[str, str]]) -> str:
+    """The search document of a cluster option row: names and source ids."""
+    return search_document(_names(row), [source_id for _, source_id in pairs])
+
+
+def category_search_document(row: dict, pairs: list[tuple[str, str]]) -> str:
+    """The search document of a category row: names and source ids."""
+    return search_document(_names(row), [source_id for _, source_id in pairs])

@@ -21,12 +21,13 @@ from api.envelope import done, paged, single
 from api.etags import check_if_match, etag, matches_weakly, record_etag
 from api.exceptions import ApiError
 from api.export import export_response
-from api.filters import apply_search, params_from_body, params_from_query
+from api.filters import apply_search, cleaned_filters, params_from_body, params_from_query
 from api.params import parse_expands, response_language
 from api.parsers import reject_empty_body
 from api.resources.base import Resource, language_code
 from api.structs import convert
 from catalogue.errors import Code
+from catalogue.selectors.terms import term_page
 
 TRANSLATION_PATH = r"translation/(?P<language>[^/]+)"
 BULK_PATH = r"bulk/(?P<key>[^/]+)"
@@ -109,7 +110,16 @@ class RecordViewSet(ApiViewSet):
 
     def page_ids(self, params) -> tuple[int, list[int]]:
         """All matches and the ids on the requested page, in order."""
-        queryset = apply_search(self.resource.model.objects.all(), params, self.resource.filterset)
+        filterset = self.resource.filterset
+        searched = getattr(filterset, "searched", None)
+        if searched is not None and set(params.filters) == {"term"} and not params.sort:
+            term = cleaned_filters(self.resource.model.objects.none(), params, filterset)["term"]
+            if term.strip():
+                # A plain text search is counted and paged on the narrow search table alone.
+                return term_page(
+                    searched, term, params.language, params.page.first_index, params.page.size
+                )
+        queryset = apply_search(self.resource.model.objects.all(), params, filterset)
         items_found = queryset.count()
         start = params.page.first_index
         if start >= items_found:

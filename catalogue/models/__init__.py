@@ -6,7 +6,7 @@ from catalogue.models.base import (
     TimestampedModel,
     now_ms,
 )
-from catalogue.models.category import Category, CategorySource
+from catalogue.models.category import Category, CategorySearch, CategorySource
 from catalogue.models.cluster import (
     CategoryClusterDelta,
     Cluster,
@@ -16,6 +16,7 @@ from catalogue.models.cluster import (
     ClusterConfigSetting,
     ClusterOption,
     ClusterOptionProduct,
+    ClusterOptionSearch,
     ClusterOptionSource,
     ClusterSearch,
     ClusterSource,
@@ -37,6 +38,7 @@ __all__ = [
     "Category",
     "CategoryClusterDelta",
     "CategoryProductDelta",
+    "CategorySearch",
     "CategorySource",
     "Cluster",
     "ClusterAncestor",
@@ -45,6 +47,7 @@ __all__ = [
     "ClusterConfigSetting",
     "ClusterOption",
     "ClusterOptionProduct",
+    "ClusterOptionSearch",
     "ClusterOptionSource",
     "ClusterSearch",
     "ClusterSource",

@@ -100,24 +100,18 @@ class HourCountDelta(models.Model):
 
 
 class SearchDocument(models.Model):
-    """A record's searchable text — names in every language, codes, source ids — lower-cased
-    and without accents (catalogue/search.py), with its full-text vector.
+    """A record's search document: the words of its names in every language (weighted by
+    language) with their stems, and of its codes and source ids, as catalogue/search.py
+    writes them.
 
-    Kept apart from the wide record row so a search reads small rows: counting and ranking
-    thousands of matches touches a fraction of the pages.
+    Kept apart from the wide record row, and holding nothing else, so a search reads small
+    rows: counting and ranking thousands of matches touches as few pages as it can.
     """
 
-    text = models.TextField(blank=True, default="")
-    vector = models.GeneratedField(
-        expression=models.Func(
-            models.F("text"), template="to_tsvector('simple'::regconfig, %(expressions)s)"
-        ),
-        output_field=SearchVectorField(),
-        db_persist=True,
-    )
+    vector = SearchVectorField(default="")
 
     class Meta:
         abstract = True
 
     def __str__(self) -> str:
-        return self.text[:80]
+        return str(self.vector)[:80]

@@ -1,9 +1,10 @@
 from django.conf import settings
+from django.contrib.postgres.indexes import GinIndex
 from django.db import models
 from django.db.models import Q
 from mptt.models import MPTTModel, TreeForeignKey
 
-from catalogue.models.base import ExternalSource, LocalizedModel
+from catalogue.models.base import ExternalSource, LocalizedModel, SearchDocument
 
 SHORT_TEXT = 1000
 LONG_TEXT = 300_000
@@ -70,6 +71,15 @@ class Category(MPTTModel, LocalizedModel, LocalizedContent):
 
     def __str__(self) -> str:
         return getattr(self, f"name_{settings.LANGUAGE_CODE}", "") or f"Category {self.pk}"
+
+
+class CategorySearch(SearchDocument):
+    category = models.OneToOneField(
+        Category, primary_key=True, related_name="search", on_delete=models.CASCADE
+    )
+
+    class Meta:
+        indexes = [GinIndex(fields=["vector"], name="category_search_vector")]
 
 
 class CategorySource(ExternalSource):

@@ -194,6 +194,15 @@ class ClusterOption(LocalizedModel):
         return getattr(self, "name", "") or f"Option {self.pk}"
 
 
+class ClusterOptionSearch(SearchDocument):
+    option = models.OneToOneField(
+        ClusterOption, primary_key=True, related_name="search", on_delete=models.CASCADE
+    )
+
+    class Meta:
+        indexes = [GinIndex(fields=["vector"], name="cluster_option_search_vector")]
+
+
 class ClusterOptionSource(ExternalSource):
     owner = models.ForeignKey(ClusterOption, related_name="sources", on_delete=models.CASCADE)
 

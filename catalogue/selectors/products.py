@@ -1,11 +1,11 @@
-"""Product reads: exact code matches, term pages, category pages."""
+"""Product reads: exact code matches, category pages, counted pages of common searches."""
 
 from collections.abc import Callable
 
 from django.db import connection
 from django.db.models.functions import Upper
 
-from catalogue.models import Product, ProductAncestor, ProductCategory, ProductSearch, ProductSource
+from catalogue.models import Product, ProductAncestor, ProductCategory, ProductSource
 from catalogue.selectors.counts import subtree_product_counts, table_row_count, time_range_count
 
 
@@ -30,51 +30,6 @@ def product_ids_with_code(code: str, limit: int = 100) -> list[int]:
         )
     )
     return [row["pk"] for row in by_code[:limit]]
-
-
-def search_product_page(term: str, start: int, size: int) -> tuple[int, list[int]]:
-    """Count and page the products matching a search term on the narrow search table alone.
-
-    The same matching and order as the term filter of a product list: exact code or
-    source-id matches first, then the other matches by id.
-    """
-    from catalogue.search import term_query
-
-    query = term_query(term)
-    code_ids = product_ids_with_code(term.strip())
-    if query is None and not code_ids:
-        return 0, []
-    where, params = [], []
-    if code_ids:
-        where.append("product_id = ANY(%s)")
-        params.append(code_ids)
-    if query is not None:
-        where.append("vector @@ to_tsquery('simple', %s)")
-        params.append(query)
-    table = ProductSearch._meta.db_table
-    condition = " OR ".join(where)
-    with connection.cursor() as cursor:
-        cursor.execute(f"SELECT count(*) FROM {table} WHERE {condition}", params)
-        total = cursor.fetchone()[0]
-        if start >= total:
-            return total, []
-        # Code matches first, then the page comes off the primary key.
-        ranked = sorted(code_ids)
-        if query is None:
-            return total, ranked[start : start + size]
-        if start < len(ranked):
-            head = ranked[start : start + size]
-            rest_start, rest_size = 0, size - len(head)
-        else:
-            head, rest_start, rest_size = [], start - len(ranked), size
-        if rest_size:
-            cursor.execute(
-                f"SELECT product_id FROM {table} WHERE vector @@ to_tsquery('simple', %s) "
-                "AND NOT product_id = ANY(%s) ORDER BY product_id LIMIT %s OFFSET %s",
-                [query, ranked, rest_size, rest_start],
-            )
-            head += [row[0] for row in cursor.fetchall()]
-        return total, head
 
 
 def category_product_page(
@@ -150,11 +105,6 @@ def product_page(
     if not given:
         # The whole catalogue: the maintained row count, and the order's index to the page.
         return counted(table_row_count(Product))
-    if given == {"term"} and not sort:
-        term = cleaned()["term"].strip()
-        if term:
-            # A plain text search is answered from the narrow search table alone.
-            return search_product_page(term, start, size)
     if given <= MEMBERSHIP_FILTERS and "categoryIds" in given and by_id_only:
         values = cleaned()
         if values["categoryIds"]:

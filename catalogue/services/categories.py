@@ -12,7 +12,7 @@ from django.db import connection
 from catalogue import rules
 from catalogue.dbcode import lock_category_tree
 from catalogue.errors import CatalogueError, Code
-from catalogue.models import Category, CategorySource
+from catalogue.models import Category, CategorySearch, CategorySource
 from catalogue.records import RecordSpec
 from catalogue.selectors.categories import non_empty_categories
 from catalogue.services.bulk import BulkItem, Directives, deletes, upserts
@@ -22,7 +22,9 @@ from catalogue.services.records import (
     match_keys,
     plan_deletes,
     plan_records,
+    searchable_changes,
     write_records,
+    write_search_documents,
 )
 
 CATEGORIES = RecordSpec(
@@ -103,6 +105,11 @@ def plan_categories(items: list[BulkItem], lookup_key: str, directives: Directiv
         relate=relate,
     )
     _fail_orphans(pending)
+    for item in pending:
+        if item.pending:
+            item.extra["search"] = rules.category_search_document(
+                item.extra["row"], item.extra["sources"]
+            )
     decide(pending)
 
 
@@ -141,6 +148,7 @@ def write_categories(items: list[BulkItem]) -> None:
         update_columns=("parent_id",),
         prepare=_place,
     )
+    write_search_documents(CategorySearch, "category_id", searchable_changes(creates + updates))
     moved = [item.record_id for item in creates + updates if item.extra["parent_changed"]]
     if moved:
         renumber_forest(moved)
@@ -207,6 +215,7 @@ def plan_category_deletes(items: list[BulkItem], lookup_key: str) -> None:
 def delete_categories(items: list[BulkItem]) -> None:
     ids = [item.record_id for item in items]
     CategorySource.objects.filter(owner_id__in=ids).delete()
+    CategorySearch.objects.filter(category_id__in=ids).delete()
     with connection.cursor() as cursor:
         cursor.execute(f"DELETE FROM {Category._meta.db_table} WHERE id = ANY(%s)", [ids])
     renumber_forest()

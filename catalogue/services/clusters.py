@@ -15,6 +15,7 @@ from catalogue.models import (
     ClusterConfigSetting,
     ClusterOption,
     ClusterOptionProduct,
+    ClusterOptionSearch,
     ClusterOptionSource,
     ClusterSearch,
     ClusterSource,
@@ -553,11 +554,17 @@ def plan_options(items: list[BulkItem], lookup_key: str, directives: Directives)
         match=lambda batch: match_keys(CLUSTER_OPTIONS, batch, lookup_key),
         relate=relate,
     )
+    for item in pending:
+        if item.pending:
+            item.extra["search"] = rules.option_search_document(
+                item.extra["row"], item.extra["sources"]
+            )
     decide(pending)
 
 
 def write_options(items: list[BulkItem]) -> None:
     creates, updates = write_records(CLUSTER_OPTIONS, items, changed=("products_changed",))
+    write_search_documents(ClusterOptionSearch, "option_id", searchable_changes(creates + updates))
     _write_selectable(
         {
             item.record_id: item.extra["products"]

@@ -19,9 +19,9 @@ from catalogue.errors import CatalogueError, Code
 from catalogue.localized import localized_fields
 from catalogue.models.base import now_ms
 from catalogue.records import RecordChanges, RecordSpec, describe_key
-from catalogue.search import record_words
 from catalogue.services import sql
 from catalogue.services.bulk import BulkItem, Directives
+from catalogue.services.search import write_documents
 
 
 def match_keys(spec: RecordSpec, items: list[BulkItem], lookup_key: str) -> dict:
@@ -315,18 +315,7 @@ def write_records(
 
 def write_search_documents(search_model, owner: str, items: list[BulkItem]) -> None:
     """Upsert the search documents (`extra["search"]`) of written records."""
-    if not items:
-        return
-    table = search_model._meta.db_table
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"INSERT INTO {table} ({owner}, text) "
-            "SELECT * FROM unnest(%s::bigint[], %s::text[]) "
-            f"ON CONFLICT ({owner}) DO UPDATE SET text = EXCLUDED.text "
-            f"WHERE {table}.text IS DISTINCT FROM EXCLUDED.text",
-            [[item.record_id for item in items], [item.extra["search"] for item in items]],
-        )
-    record_words([item.extra["search"] for item in items])
+    write_documents(search_model, owner, [(item.record_id, item.extra["search"]) for item in items])
 
 
 def searchable_changes(items: list[BulkItem]) -> list[BulkItem]:

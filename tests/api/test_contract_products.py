@@ -44,6 +44,6 @@ class TestProductContract(ResourceContract):
         return (
             super().snapshot(),
             list(ProductCategory.objects.order_by("pk").values()),
-            list(ProductSearch.objects.order_by("pk").values("product_id", "text")),
+            list(ProductSearch.objects.order_by("pk").values("product_id", "vector")),
             list(SearchWord.objects.order_by("word").values_list("word", flat=True)),
         )

@@ -63,7 +63,7 @@ def product_snapshot() -> tuple[list[dict], ...]:
         list(Product.objects.order_by("pk").values()),
         list(ProductSource.objects.order_by("pk").values()),
         list(ProductCategory.objects.order_by("pk").values()),
-        list(ProductSearch.objects.order_by("pk").values("product_id", "text")),
+        list(ProductSearch.objects.order_by("pk").values("product_id", "vector")),
         list(SearchWord.objects.order_by("word").values_list("word", flat=True)),
     )
 

@@ -14,8 +14,8 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
 from api.services import api_client_create
+from benchmark import relevance, synthetic
 from benchmark import runner as bench
-from benchmark import synthetic
 from benchmark.synthetic import bulk_items, raw_floor
 from catalogue.models import (
     Category,
@@ -38,6 +38,11 @@ from config import gunicorn as gunicorn_settings
 SEARCH_SHAPES = [
     ("term", "/v2/products?term=brass%20valve"),
     ("typo'd term", "/v2/products?term=bras%20vlave"),
+    ("plural term", "/v2/products?term=valves"),
+    ("single word, 1 in 10 products", "/v2/products?term=valve"),
+    ("compound part, 1 in 10 products", "/v2/products?term=kraan"),
+    ("term in a language", "/v2/products?term=messing%20kogelkraan&language=NL"),
+    ("category typo'd term", "/v2/categories?term=vlave"),
     ("statuses+categoryIds (subtree)", "/v2/products?statuses=A,T&categoryIds={root}"),
     (
         "date range, sort lastModifiedAt",
@@ -101,6 +106,7 @@ class Command(BaseCommand):
             headers = {"Authorization": f"Bearer {token}"}
             self._single_get(server, headers, options, rows)
             self._searches(server, headers, options, rows)
+            self._relevance(server, headers, rows)
             self._export(server, headers, rows)
             if options["bulk_rounds"]:
                 try:
@@ -208,6 +214,13 @@ class Command(BaseCommand):
                     f"{options['runs']} runs after {warmup} unmeasured; target p95 ≤ 50",
                 )
             )
+
+    def _relevance(self, server, headers, rows):
+        """Recall@10 and MRR of a judged query set (benchmark/relevance.py), per kind."""
+        found, misses = relevance.measure(server.port, headers)
+        rows.extend(found)
+        for miss in misses:
+            self.stdout.write(f"  relevance, not first or not found: {miss}")
 
     def _export(self, server, headers, rows):
         idle = server.rss()
