@@ -1,7 +1,6 @@
 """Categories: a draggable tree with paths and product counts; moves are service writes."""
 
 from django import http
-from django.conf import settings
 from django.contrib import admin, messages
 from django.db import transaction
 from mptt.admin import DraggableMPTTAdmin
@@ -18,6 +17,7 @@ from catalogue.errors import CatalogueError
 from catalogue.models import Category
 from catalogue.records import RecordChanges, Ref
 from catalogue.selectors.counts import subtree_product_counts
+from catalogue.selectors.terms import category_term_filter
 from catalogue.services.categories import CATEGORY_WRITES
 
 
@@ -42,12 +42,20 @@ class CategoryAdmin(DraggableMPTTAdmin, RecordAdmin):
     )
     list_display_links = ("indented_title",)
     list_filter = ("hidden", "level")
-    search_fields = [
-        f"{field}_{code}" for field in ("name", "slug") for code, _ in settings.LANGUAGES
-    ]
-    search_help_text = "Names and slugs in every language."
+    # Searched by the API's `term` search (get_search_results); Django asks for some field.
+    search_fields = ("id",)
+    search_help_text = (
+        "Names in every language and source ids: plurals, words inside compound words, "
+        "unfinished words and typos are found too."
+    )
     readonly_fields = ("created_at", "last_modified_at")
     mptt_level_indent = 20
+
+    def get_search_results(self, request, queryset, search_term):
+        """The API's `term` search, for the list and for category pickers alike."""
+        if not search_term.strip():
+            return queryset, False
+        return category_term_filter(queryset, search_term), False
 
     def get_changelist_instance(self, request):
         changelist = super().get_changelist_instance(request)

@@ -7,7 +7,14 @@ compounds, typo corrections; ties by id."""
 import pytest
 
 from tests.assertions import listed_ids
-from tests.factories import ls, make_categories, make_products
+from tests.factories import (
+    ls,
+    make_categories,
+    make_cluster,
+    make_cluster_config,
+    make_option,
+    make_products,
+)
 
 # Products by key: names in EN, NL, DE, FR (the catalogue languages, in order).
 PRODUCTS = {
@@ -45,6 +52,7 @@ CATEGORIES = {
     "gate": ("Gate valves", "Schuifafsluiters", "Absperrschieber", "Vannes à opercule"),
     "ball": ("Ball valves", "Kogelkranen", "Kugelhähne", "Robinets à bille"),
     "filters": ("Filters", "Filters", "Filter", "Filtres"),
+    "flanges": ("Flanges DN50", "Flenzen DN50", "Flansche DN 50", "Brides DN-50"),
 }
 LANGUAGES = ("EN", "NL", "DE", "FR")
 
@@ -147,10 +155,31 @@ def test_products(api, world, kind, term, expected):
         ("accents folded", "câble", ["cables", "power"]),
         ("typo", "robinnets", ["ball"]),
         ("prefix", "filt", ["filters"]),
+        ("whole", "Flenzen", ["flanges"]),
+        ("whole", "Flansche", ["flanges"]),
+        ("whole", "brides", ["flanges"]),
+        ("code", "DN 50", ["flanges"]),
+        ("code", "dn50", ["flanges"]),
+        ("typo", "afsluitres", ["valves"]),  # corrections are whole words
+        ("typo", "Ventiel", ["valves"]),
+        ("prefix", "Absperr", ["gate"]),
     ],
 )
 def test_categories(api, world, kind, term, expected):
     assert found(api, world, "categories", term) == expected
+
+
+def test_clusters_and_options_are_searched_alike(api, world):
+    config = make_cluster_config("Cables")
+    power = make_cluster("Stroomkabels", config=config, code="CL-POWER", language="NL")
+    coax = make_cluster("Coax cable", config=config, code="CL-COAX")
+    reel = make_option("Kabelhaspel", cluster=power, language="NL")
+    make_option("Warranty", cluster=coax)
+
+    for term, expected in (("kabel", [power.pk]), ("cables", [coax.pk]), ("cl-coax", [coax.pk])):
+        assert listed_ids(api.get("/v2/clusters", params={"term": term})) == expected
+    for term in ("haspel", "kabelhaspels", "kabelhasple"):
+        assert listed_ids(api.get("/v2/clusteroptions", params={"term": term})) == [reel.pk]
 
 
 def test_an_exact_code_ranks_first(api, world):

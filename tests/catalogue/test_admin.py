@@ -479,6 +479,15 @@ def test_category_search_in_every_language(staff):
     assert changelist_ids(staff.get(CATEGORIES, {"q": "kranen"})) == [wanted.pk]
 
 
+@pytest.mark.parametrize("term", ["kraan", "kogelkranen", "kogelkarnen", "ball valve"])
+def test_category_search_is_the_api_term_search(staff, term):
+    # Words inside compound words, typos and stems, as the API's `term` finds them.
+    wanted = make_category("Ball valves", names={"NL": "Kogelkranen"})
+    make_category("Hoses", names={"NL": "Slangen"})
+
+    assert changelist_ids(staff.get(CATEGORIES, {"q": term})) == [wanted.pk]
+
+
 def test_the_parent_picker_shows_paths(staff):
     tools = make_category("Tools")
     make_category("Valves", parent=tools)
