@@ -1,7 +1,7 @@
 """Text search: one analysis for stored documents and search terms, and ranked term queries.
 
-A record's search document is a PostgreSQL tsvector written from here (its text form is kept
-in the search table's `text` column; the vector is generated from it):
+A record's search document is a PostgreSQL tsvector, written from here (the search tables
+hold nothing else):
 
 - every word of a name, lower-cased, accents folded, letters and digits apart — "DN50", "dn-50"
   and "DN 50" all give the words `dn` and `50` — carrying the weight of the name's language

@@ -22,7 +22,6 @@ from catalogue.services.records import (
     match_keys,
     plan_deletes,
     plan_records,
-    searchable_changes,
     write_records,
     write_search_documents,
 )
@@ -105,11 +104,6 @@ def plan_categories(items: list[BulkItem], lookup_key: str, directives: Directiv
         relate=relate,
     )
     _fail_orphans(pending)
-    for item in pending:
-        if item.pending:
-            item.extra["search"] = rules.category_search_document(
-                item.extra["row"], item.extra["sources"]
-            )
     decide(pending)
 
 
@@ -148,7 +142,7 @@ def write_categories(items: list[BulkItem]) -> None:
         update_columns=("parent_id",),
         prepare=_place,
     )
-    write_search_documents(CategorySearch, "category_id", searchable_changes(creates + updates))
+    write_search_documents("categories", creates + updates)
     moved = [item.record_id for item in creates + updates if item.extra["parent_changed"]]
     if moved:
         renumber_forest(moved)

@@ -15,9 +15,7 @@ from catalogue.models import (
     ClusterConfigSetting,
     ClusterOption,
     ClusterOptionProduct,
-    ClusterOptionSearch,
     ClusterOptionSource,
-    ClusterSearch,
     ClusterSource,
     Product,
 )
@@ -41,7 +39,6 @@ from catalogue.services.records import (
     match_keys,
     plan_deletes,
     plan_records,
-    searchable_changes,
     write_records,
     write_search_documents,
 )
@@ -333,11 +330,6 @@ def plan_clusters(items: list[BulkItem], lookup_key: str, directives: Directives
         match=lambda batch: _match_clusters(batch, lookup_key),
         relate=relate,
     )
-    for item in pending:
-        if item.pending:
-            item.extra["search"] = rules.cluster_search_document(
-                item.extra["row"], item.extra["sources"]
-            )
     decide(pending)
 
 
@@ -367,7 +359,7 @@ def _default_candidates(items: list[BulkItem]) -> dict[int, set[int]]:
 
 def write_clusters(items: list[BulkItem]) -> None:
     creates, updates = write_records(CLUSTERS, items, changed=("primary_changed",))
-    write_search_documents(ClusterSearch, "cluster_id", searchable_changes(creates + updates))
+    write_search_documents("clusters", creates + updates)
     write_primary(
         CLUSTER_MEMBERSHIP,
         {
@@ -554,17 +546,12 @@ def plan_options(items: list[BulkItem], lookup_key: str, directives: Directives)
         match=lambda batch: match_keys(CLUSTER_OPTIONS, batch, lookup_key),
         relate=relate,
     )
-    for item in pending:
-        if item.pending:
-            item.extra["search"] = rules.option_search_document(
-                item.extra["row"], item.extra["sources"]
-            )
     decide(pending)
 
 
 def write_options(items: list[BulkItem]) -> None:
     creates, updates = write_records(CLUSTER_OPTIONS, items, changed=("products_changed",))
-    write_search_documents(ClusterOptionSearch, "option_id", searchable_changes(creates + updates))
+    write_search_documents("options", creates + updates)
     _write_selectable(
         {
             item.record_id: item.extra["products"]

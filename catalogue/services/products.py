@@ -10,7 +10,6 @@ from catalogue.models import (
     ClusterOptionProduct,
     Product,
     ProductCategory,
-    ProductSearch,
     ProductSource,
 )
 from catalogue.models.base import now_ms
@@ -30,7 +29,6 @@ from catalogue.services.records import (
     match_keys,
     plan_deletes,
     plan_records,
-    searchable_changes,
     write_records,
     write_search_documents,
 )
@@ -109,11 +107,6 @@ def plan_products(items: list[BulkItem], lookup_key: str, directives: Directives
         match=lambda batch: _match(batch, lookup_key),
         relate=relate,
     )
-    for item in pending:
-        if item.pending:
-            item.extra["search"] = rules.product_search_document(
-                item.extra["row"], item.extra["sources"]
-            )
     decide(pending)
 
 
@@ -143,7 +136,7 @@ def write_products(items: list[BulkItem]) -> None:
             for item in touched
         ]
     )
-    write_search_documents(ProductSearch, "product_id", searchable_changes(touched))
+    write_search_documents("products", touched)
 
 
 def _clusters_changed(moves: list[tuple[int, int | None, int | None]]) -> None:

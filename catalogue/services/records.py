@@ -21,7 +21,7 @@ from catalogue.models.base import now_ms
 from catalogue.records import RecordChanges, RecordSpec, describe_key
 from catalogue.services import sql
 from catalogue.services.bulk import BulkItem, Directives
-from catalogue.services.search import write_documents
+from catalogue.services.search import INDEXED, write_documents
 
 
 def match_keys(spec: RecordSpec, items: list[BulkItem], lookup_key: str) -> dict:
@@ -313,18 +313,23 @@ def write_records(
     return creates, updates
 
 
-def write_search_documents(search_model, owner: str, items: list[BulkItem]) -> None:
-    """Upsert the search documents (`extra["search"]`) of written records."""
-    write_documents(search_model, owner, [(item.record_id, item.extra["search"]) for item in items])
-
-
-def searchable_changes(items: list[BulkItem]) -> list[BulkItem]:
-    """The written items whose search document may have changed."""
-    return [
+def write_search_documents(kind: str, items: list[BulkItem]) -> None:
+    """Write the search documents of written records of a kind (see INDEXED) whose names,
+    codes or sources may have changed; the others keep theirs."""
+    indexed = INDEXED[kind]
+    changed = [
         item
         for item in items
         if item.action == "create" or item.extra["row_changed"] or item.extra["sources_changed"]
     ]
+    write_documents(
+        indexed.search_model,
+        indexed.owner,
+        [
+            (item.record_id, indexed.document(item.extra["row"], item.extra["sources"]))
+            for item in changed
+        ],
+    )
 
 
 # Single-record writes ------------------------------------------------------------------------

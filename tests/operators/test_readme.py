@@ -88,6 +88,7 @@ def test_tour_and_operator_commands_run_as_written(tmp_path):
         tour = bash(runnable("tour"), shell_env)
         assert re.search(r'"action" ?: ?"create"', tour)
         assert "Messing kogelkraan" in tour  # the search answered in Dutch
+        assert tour.count('"Kranen"') >= 2  # created, then found by the word "kraan"
         assert len(re.findall(r'"sku" ?: ?"VALVE-10[01]"', tour)) >= 4  # search and export
         assert re.search(r'"attributeName" ?: ?"SIZE"', tour)  # the configurator answered
         assert re.search(r'"key" ?: ?"P-201"', tour)  # a variant created in the cluster
