@@ -119,7 +119,7 @@ def language_weight(language: str | None) -> str | None:
     return WEIGHTS[min(codes.index(language), len(WEIGHTS) - 1)]
 
 
-@lru_cache(maxsize=200_000)
+@lru_cache(maxsize=50_000)
 def stem(language: str, word: str) -> str | None:
     """A word's stem in a language, or None where the language has no stemmer or the word is
     no word to stem (digits, or too short)."""

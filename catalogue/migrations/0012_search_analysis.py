@@ -5,9 +5,11 @@ from django.db import migrations, models
 
 
 def rebuild(apps, schema_editor):
-    # The documents of the running code's analysis, for records of every kind.
+    # The documents of the running code's analysis, for records of every kind. Foreign keys
+    # checked as rows arrive: checks left pending until commit would forbid the indexes below.
     from catalogue.services.search import rebuild_search_documents
 
+    schema_editor.execute("SET CONSTRAINTS ALL IMMEDIATE")
     rebuild_search_documents()
 
 
