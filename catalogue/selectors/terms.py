@@ -10,14 +10,8 @@ from django.db import connection
 from django.db.models import BooleanField, Case, IntegerField, Q, Value, When
 from django.db.models.expressions import RawSQL
 
-from catalogue.models import (
-    CategorySearch,
-    CategorySource,
-    ClusterOptionSearch,
-    ClusterOptionSource,
-    ClusterSearch,
-    ProductSearch,
-)
+from catalogue.indexed import INDEXED
+from catalogue.models import CategorySource, ClusterOptionSource
 from catalogue.search import RELEVANCE, plan_term
 from catalogue.selectors.clusters import cluster_ids_with_code
 from catalogue.selectors.products import product_ids_with_code
@@ -37,21 +31,28 @@ def _ids_with_source_id(source_model) -> Callable[[str], list[int]]:
 
 @dataclass(frozen=True)
 class Searched:
-    """A kind of record the term search finds: its search table and its exact-code lookup."""
+    """A kind of record the term search finds (see INDEXED) and its exact-code lookup."""
 
-    search_model: type
-    owner: str
+    kind: str
     ids_with_code: Callable[[str], list[int]]
+
+    @property
+    def search_model(self) -> type:
+        return INDEXED[self.kind].search_model
+
+    @property
+    def owner(self) -> str:
+        return INDEXED[self.kind].owner
 
     @property
     def table(self) -> str:
         return self.search_model._meta.db_table
 
 
-PRODUCTS = Searched(ProductSearch, "product_id", product_ids_with_code)
-CLUSTERS = Searched(ClusterSearch, "cluster_id", cluster_ids_with_code)
-CATEGORIES = Searched(CategorySearch, "category_id", _ids_with_source_id(CategorySource))
-OPTIONS = Searched(ClusterOptionSearch, "option_id", _ids_with_source_id(ClusterOptionSource))
+PRODUCTS = Searched("products", product_ids_with_code)
+CLUSTERS = Searched("clusters", cluster_ids_with_code)
+CATEGORIES = Searched("categories", _ids_with_source_id(CategorySource))
+OPTIONS = Searched("options", _ids_with_source_id(ClusterOptionSource))
 
 
 def term_filter(queryset, value: str, searched: Searched, language: str | None = None):

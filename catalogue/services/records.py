@@ -16,12 +16,13 @@ from django.db import connection, transaction
 
 from catalogue import rules
 from catalogue.errors import CatalogueError, Code
+from catalogue.indexed import INDEXED
 from catalogue.localized import localized_fields
 from catalogue.models.base import now_ms
 from catalogue.records import RecordChanges, RecordSpec, describe_key
 from catalogue.services import sql
 from catalogue.services.bulk import BulkItem, Directives
-from catalogue.services.search import INDEXED, write_documents
+from catalogue.services.search import write_documents
 
 
 def match_keys(spec: RecordSpec, items: list[BulkItem], lookup_key: str) -> dict:

@@ -1,7 +1,8 @@
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
-from catalogue.services.search import INDEXED, rebuild_search_documents
+from catalogue.indexed import INDEXED
+from catalogue.services.search import rebuild_search_documents
 
 
 class Command(BaseCommand):
