@@ -43,8 +43,10 @@ MAX_WORD_LENGTH = 100
 # Words of at least this many letters are stemmed and found inside compound words.
 MIN_STEMMED = 3
 MIN_COMPOUND_PART = 4
-# Compound words searched for a term word, shortest first.
+# Compound words searched for a term, shortest first, shared by its words: each alternative
+# widens the index scan, and a long term of common word parts would otherwise read most of it.
 MAX_COMPOUNDS = 32
+MIN_COMPOUNDS_PER_WORD = 2
 
 # Relevance of each kind of match; higher ranks first.
 RELEVANCE = {
@@ -235,7 +237,7 @@ def look_up(
                 term_words[-1],
                 [w for w, _ in wanted],
                 [p for _, p in wanted],
-                MAX_COMPOUNDS,
+                max(MIN_COMPOUNDS_PER_WORD, MAX_COMPOUNDS // max(1, len(parts))),
             ],
         )
         for kind, word, found in cursor.fetchall():
