@@ -213,3 +213,15 @@ def test_relevance_sql_tries_the_strongest_kind_first(vocabulary):
         "WHEN v @@ %s::tsquery THEN 4 ELSE 3 END"
     )
     assert params == [query for _, query in plan.tiers[:-1]]
+
+
+def test_the_words_of_a_long_term_share_the_compound_words_searched(vocabulary):
+    record_words([search_document({"nl": " ".join(f"{c}{c}kabel" for c in "abcdefghij")})])
+
+    def compound_count(term: str) -> int:
+        return sum(f"{c}{c}kabel'" in plan_term(term).query for c in "abcdefghij")
+
+    assert compound_count("kabel") == 10
+    assert compound_count("kabel brass") == 10  # 16 each for two words
+    # Two per word and stem of it.
+    assert compound_count("kabel " + " ".join(f"word{c}{c}" for c in "klmnopqrstu")) <= 4
