@@ -7,7 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from django.db import connection
-from django.db.models import BooleanField, Case, IntegerField, Q, Value, When
+from django.db.models import BooleanField, Case, IntegerField, OuterRef, Q, Subquery, Value, When
 from django.db.models.expressions import RawSQL
 
 from catalogue.indexed import INDEXED
@@ -68,16 +68,13 @@ def term_filter(queryset, value: str, searched: Searched, language: str | None =
             RawSQL("vector @@ %s::tsquery", [plan.query], output_field=BooleanField())
         ).values(searched.owner)
         condition |= Q(pk__in=found)
-        rank, params = plan.relevance_sql("s.vector")
-        outer = queryset.model._meta.db_table
-        relevance = Case(
-            When(pk__in=code_ids, then=relevance),
-            default=RawSQL(
-                f'(SELECT {rank} FROM {searched.table} s WHERE s.{searched.owner} = "{outer}".id)',
-                params,
-                output_field=IntegerField(),
-            ),
+        rank, params = plan.relevance_sql("vector")
+        ranked = (
+            searched.search_model.objects.filter(**{searched.owner: OuterRef("pk")})
+            .annotate(rank=RawSQL(rank, params, output_field=IntegerField()))
+            .values("rank")
         )
+        relevance = Case(When(pk__in=code_ids, then=relevance), default=Subquery(ranked))
     return queryset.filter(condition).annotate(relevance=relevance)
 
 

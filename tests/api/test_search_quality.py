@@ -244,3 +244,14 @@ def test_a_first_page_from_the_first_ids_is_the_ranked_first_page(world, monkeyp
     monkeypatch.setattr(terms, "FIRST_PAGE_PROBE", probe)
 
     assert {t: terms.term_page(terms.PRODUCTS, t, "NL", 0, size) for t in terms_asked} == ranked
+
+
+@pytest.mark.parametrize("term", ["kabel", "kabels", "filter", "rg6", "vlave", "DN 50"])
+@pytest.mark.parametrize("resource", ["products", "categories"])
+def test_a_term_ranks_alike_beside_other_filters(api, world, term, resource):
+    # With another filter the list is read the general way; the ranking is the same.
+    every = ",".join(str(record.pk) for record in world[resource].values())
+    alone = listed_ids(api.get(f"/v2/{resource}", params={"term": term, "language": "NL"}))
+    beside = api.get(f"/v2/{resource}", params={"term": term, "language": "NL", "ids": every})
+
+    assert listed_ids(beside) == alone
