@@ -149,8 +149,8 @@ def _first_page_early(searched: Searched, plan, size: int) -> tuple[int, list[in
         weakest = rows[-1][1]
         stronger = [query for value, query in plan.tiers if value > weakest]
         if stronger:
-            # The weakest kind on the page's next stronger kind: matches of it (or of any
-            # stronger one) after the records looked at would outrank the page's weakest.
+            # The kinds are cumulative: the last stronger one matches every record of any
+            # stronger kind. One after the page's last id would outrank the page's weakest.
             # Counted, not EXISTS: a LIMIT would tempt the planner to walk the ids.
             cursor.execute(
                 f"SELECT count(*) FROM {table} WHERE vector @@ %s::tsquery AND {owner} > %s",
