@@ -55,9 +55,9 @@ INDEXED = {
         ClusterOptionSearch,
         "option_id",
         (),
-        rules.option_search_document,
+        rules.named_search_document,
     ),
     "categories": Indexed(
-        Category, CategorySource, CategorySearch, "category_id", (), rules.category_search_document
+        Category, CategorySource, CategorySearch, "category_id", (), rules.named_search_document
     ),
 }

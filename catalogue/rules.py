@@ -312,11 +312,7 @@ def cluster_search_document(row: dict, pairs: list[tuple[str, str]]) -> str:
     )
 
 
-def option_search_document(row: dict, pairs: list[tuple[str, str]]) -> str:
-    """The search document of a cluster option row: names and source ids."""
-    return search_document(_names(row), [source_id for _, source_id in pairs])
-
-
-def category_search_document(row: dict, pairs: list[tuple[str, str]]) -> str:
-    """The search document of a category row: names and source ids."""
+def named_search_document(row: dict, pairs: list[tuple[str, str]]) -> str:
+    """The search document of a row with no codes of its own (a category, a cluster option):
+    names and source ids."""
     return search_document(_names(row), [source_id for _, source_id in pairs])

@@ -1083,16 +1083,8 @@ def test_categories_of_a_product_paginated_and_empty(api, placed):
 
     assert listed_ids(second_page) == [placed["extra"].pk]
     assert page_meta(second_page)["pages"] == 2
-    assert page_meta(empty) == {
-        "messages": [],
-        "start": 0,
-        "end": 0,
-        "page": 1,
-        "pages": 0,
-        "total": 0,
-        "offset": 12,
-        "itemsFound": 0,
-    }
+    assert empty.status_code == 200
+    assert empty.json() == EMPTY_PAGE
     assert_error(
         api.get(f"/v2/products/id/{product.pk}/categories", params={"offset": 0}),
         400,
